@@ -1,0 +1,229 @@
+//! Gating: who may call which class of endpoint (the contract's table).
+//!
+//! | class | credential |
+//! |---|---|
+//! | edge | edge token (`authorization: Bearer` or `x-edge-token`) when one is set, and a source inside `edge_cidrs` when that list is set |
+//! | media | a source inside `media_cidrs` (loopback when unset), plus the edge token when one is set |
+//! | agent | edge token, admin token, or the account's agent key (`x-api-key`) |
+//! | admin | `x-admin-token` |
+//! | debug | loopback, or a source inside `debug_cidrs`, or `x-admin-token` |
+//!
+//! 401 when the credential is missing, 403 when it is wrong or the source is
+//! outside the list. Tokens are compared as SHA-256 digests in constant time
+//! and never echoed.
+
+use super::error::ApiError;
+use crate::directory::Directory;
+use crate::http::Request;
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use subtle::ConstantTimeEq;
+
+/// The endpoint classes of the gating table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Open,
+    Edge,
+    Media,
+    Agent,
+    Admin,
+    Debug,
+}
+
+/// A secret kept only as its SHA-256 digest, so it cannot be logged by
+/// accident and compares in constant time whatever its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret([u8; 32]);
+
+impl Secret {
+    /// Digests a token.
+    pub fn new(token: &str) -> Secret {
+        Secret(sha256(token))
+    }
+
+    /// Constant-time check of a presented token.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.ct_eq(&sha256(presented)).into()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// SHA-256 of a string.
+pub fn sha256(input: &str) -> [u8; 32] {
+    Sha256::digest(input.as_bytes()).into()
+}
+
+/// The gating configuration (from the server config).
+#[derive(Clone, Debug, Default)]
+pub struct GateConfig {
+    pub edge_token: Option<Secret>,
+    pub admin_token: Option<Secret>,
+    /// Empty = any source.
+    pub edge_cidrs: Vec<IpNet>,
+    /// Empty = loopback only.
+    pub media_cidrs: Vec<IpNet>,
+    /// Empty = loopback only (besides the admin token).
+    pub debug_cidrs: Vec<IpNet>,
+}
+
+/// What the gate decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// Agent class with only an `x-api-key`: the key must belong to the
+    /// request's account, checked once the account is known.
+    AgentKey([u8; 32]),
+}
+
+/// Checks `req` from `peer` against the gate of `class`.
+pub fn check(
+    class: Class,
+    config: &GateConfig,
+    peer: IpAddr,
+    req: &Request,
+) -> Result<Verdict, ApiError> {
+    match class {
+        Class::Open => Ok(Verdict::Pass),
+        Class::Edge => check_edge(config, peer, req),
+        Class::Media => {
+            if !inside(&config.media_cidrs, peer, true) {
+                return Err(forbidden_source(peer));
+            }
+            check_edge_token(config, req)
+        }
+        Class::Agent => check_agent(config, req),
+        Class::Admin => check_admin(config, req),
+        Class::Debug => {
+            if inside(&config.debug_cidrs, peer, true) {
+                return Ok(Verdict::Pass);
+            }
+            check_admin(config, req)
+        }
+    }
+}
+
+/// The agent-key verdict, once the account is known.
+pub fn check_agent_key(
+    directory: &Directory,
+    account_id: &str,
+    key: &[u8; 32],
+) -> Result<(), ApiError> {
+    if directory.agent_key_matches(account_id, key) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "forbidden",
+            "the agent key is not valid for this account",
+        ))
+    }
+}
+
+fn check_edge(config: &GateConfig, peer: IpAddr, req: &Request) -> Result<Verdict, ApiError> {
+    if !config.edge_cidrs.is_empty() && !inside(&config.edge_cidrs, peer, false) {
+        return Err(forbidden_source(peer));
+    }
+    check_edge_token(config, req)
+}
+
+fn check_edge_token(config: &GateConfig, req: &Request) -> Result<Verdict, ApiError> {
+    let Some(secret) = &config.edge_token else {
+        return Ok(Verdict::Pass);
+    };
+    match edge_token(req) {
+        None => Err(ApiError::new(
+            401,
+            "unauthorized",
+            "missing edge token (authorization: Bearer …)",
+        )),
+        Some(token) if secret.matches(token) => Ok(Verdict::Pass),
+        Some(_) => Err(ApiError::new(403, "forbidden", "wrong edge token")),
+    }
+}
+
+fn check_agent(config: &GateConfig, req: &Request) -> Result<Verdict, ApiError> {
+    let mut presented = false;
+    if let Some(token) = edge_token(req) {
+        presented = true;
+        if config.edge_token.as_ref().is_some_and(|s| s.matches(token)) {
+            return Ok(Verdict::Pass);
+        }
+    }
+    if let Some(token) = req.header("x-admin-token") {
+        presented = true;
+        if config
+            .admin_token
+            .as_ref()
+            .is_some_and(|s| s.matches(token))
+        {
+            return Ok(Verdict::Pass);
+        }
+    }
+    if let Some(key) = req.header("x-api-key") {
+        return Ok(Verdict::AgentKey(sha256(key)));
+    }
+    if presented {
+        Err(ApiError::new(403, "forbidden", "wrong token"))
+    } else {
+        Err(ApiError::new(
+            401,
+            "unauthorized",
+            "missing credential (x-api-key, edge token or x-admin-token)",
+        ))
+    }
+}
+
+fn check_admin(config: &GateConfig, req: &Request) -> Result<Verdict, ApiError> {
+    let Some(token) = req.header("x-admin-token") else {
+        return Err(ApiError::new(401, "unauthorized", "missing x-admin-token"));
+    };
+    match &config.admin_token {
+        Some(secret) if secret.matches(token) => Ok(Verdict::Pass),
+        _ => Err(ApiError::new(403, "forbidden", "wrong admin token")),
+    }
+}
+
+/// The edge token a request presents: `authorization: Bearer X` or
+/// `x-edge-token: X`.
+fn edge_token(req: &Request) -> Option<&str> {
+    if let Some(value) = req.header("authorization") {
+        let mut parts = value.splitn(2, ' ');
+        let scheme = parts.next().unwrap_or("");
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Some(parts.next().unwrap_or("").trim());
+        }
+    }
+    req.header("x-edge-token").map(str::trim)
+}
+
+/// True when `peer` is inside `cidrs`; an empty list means loopback only
+/// when `empty_is_loopback`, else anything.
+fn inside(cidrs: &[IpNet], peer: IpAddr, empty_is_loopback: bool) -> bool {
+    let peer = canonical(peer);
+    if cidrs.is_empty() {
+        return !empty_is_loopback || peer.is_loopback();
+    }
+    cidrs.iter().any(|net| net.contains(&peer))
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) as plain IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn forbidden_source(peer: IpAddr) -> ApiError {
+    ApiError::new(
+        403,
+        "forbidden",
+        format!("source {peer} is not allowed for this endpoint"),
+    )
+}

@@ -1,0 +1,138 @@
+//! The API: from a parsed [`Request`] to a typed [`Call`] for a shard.
+//!
+//! [`prepare`] routes the path ([`route_table`]), checks the gate
+//! ([`gate`]) and decodes the body. What it cannot answer itself becomes a
+//! [`Call`], which [`Call::key`] says where to run: the owning shard of an
+//! account, the control shard (provisioning), or the shard that accepted it.
+//! One module per endpoint family holds its request type and decision.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod fields;
+pub mod gate;
+pub mod route_table;
+
+use crate::directory::{owner_shard, Directory};
+use crate::http::{decode_body, Request, Response};
+pub use error::ApiError;
+use gate::{GateConfig, Verdict};
+pub use route_table::Endpoint;
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+
+/// The shard that runs provisioning and holds the authoritative directory.
+pub const CONTROL_SHARD: usize = 0;
+
+/// What [`prepare`] made of a request.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Answered already (an error, a 501): no shard involved.
+    Reply(Response),
+    /// `/healthz` (false) or `/readyz` (true): the runtime knows the answer.
+    Health { ready_probe: bool },
+    /// A call for a shard to decide.
+    Call(Box<Call>),
+}
+
+/// A decoded call, owned and `Send` so it can cross to another core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    Auth(Box<auth::AuthRequest>),
+    AccountPut { account_id: String, doc: Value },
+    AccountGet { account_id: String },
+    AccountDelete { account_id: String },
+}
+
+/// Where a call runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardKey {
+    /// The control shard ([`CONTROL_SHARD`]).
+    Control,
+    /// The shard that owns this account.
+    Account(String),
+    /// Whichever shard accepted the request (no account involved).
+    Local,
+}
+
+impl Call {
+    /// Where this call must run, found through the directory.
+    pub fn key(&self, directory: &Directory) -> ShardKey {
+        match self {
+            Call::Auth(request) => match directory.account_for_domain(request.realm()) {
+                Some(account_id) => ShardKey::Account(account_id.to_string()),
+                None => ShardKey::Local,
+            },
+            Call::AccountPut { .. } | Call::AccountGet { .. } | Call::AccountDelete { .. } => {
+                ShardKey::Control
+            }
+        }
+    }
+}
+
+impl ShardKey {
+    /// The shard index among `shards` for this key; `local` is the shard
+    /// that accepted the request.
+    pub fn shard(&self, shards: usize, local: usize) -> usize {
+        match self {
+            ShardKey::Control => CONTROL_SHARD,
+            ShardKey::Account(account_id) => owner_shard(account_id, shards),
+            ShardKey::Local => local,
+        }
+    }
+}
+
+/// Routes, gates and decodes `req` from `peer`.
+pub fn prepare(req: &Request, peer: IpAddr, gates: &GateConfig, directory: &Directory) -> Prepared {
+    match prepare_call(req, peer, gates, directory) {
+        Ok(prepared) => prepared,
+        Err(error) => Prepared::Reply(error.to_response()),
+    }
+}
+
+fn prepare_call(
+    req: &Request,
+    peer: IpAddr,
+    gates: &GateConfig,
+    directory: &Directory,
+) -> Result<Prepared, ApiError> {
+    let endpoint = route_table::route(&req.method, &req.path)?;
+    let verdict = gate::check(endpoint.class(), gates, peer, req)?;
+    if let Verdict::AgentKey(key) = verdict {
+        let account_id = agent_account_id(req)?;
+        gate::check_agent_key(directory, &account_id, &key)?;
+    }
+    let call = match endpoint {
+        Endpoint::Healthz => return Ok(Prepared::Health { ready_probe: false }),
+        Endpoint::Readyz => return Ok(Prepared::Health { ready_probe: true }),
+        Endpoint::Roadmap => return Err(ApiError::not_implemented("this roadmap endpoint")),
+        Endpoint::Auth => Call::Auth(Box::new(auth::AuthRequest::decode(&body(req)?, peer)?)),
+        Endpoint::AccountPut { account_id } => {
+            admin::check_account_id(&account_id)?;
+            Call::AccountPut {
+                account_id,
+                doc: Value::Object(body(req)?),
+            }
+        }
+        Endpoint::AccountGet { account_id } => Call::AccountGet { account_id },
+        Endpoint::AccountDelete { account_id } => Call::AccountDelete { account_id },
+        other => return Err(ApiError::not_implemented(other.name())),
+    };
+    Ok(Prepared::Call(Box::new(call)))
+}
+
+fn body(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    decode_body(req).map_err(|e| ApiError::new(e.status, e.code, e.message))
+}
+
+/// The `accountId` an agent-class request names (query, else body).
+fn agent_account_id(req: &Request) -> Result<String, ApiError> {
+    if let Some(id) = req.query_param("accountId") {
+        return Ok(id);
+    }
+    match body(req)?.get("accountId") {
+        Some(Value::String(id)) => Ok(id.clone()),
+        Some(_) => Err(ApiError::bad_field("accountId", "must be a string")),
+        None => Err(ApiError::missing("accountId")),
+    }
+}

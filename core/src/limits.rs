@@ -1,0 +1,56 @@
+//! Every bound of the brain in one place, each with its reason.
+//!
+//! Runtime-configurable limits (header and body sizes) have their defaults
+//! here; the rest are fixed caps that keep memory and work per request
+//! bounded whatever a client sends.
+
+/// Default cap on a request's header block (request line + headers), in bytes.
+/// The contract's default; past it the answer is 431.
+pub const HEADER_BYTES_MAX_DEFAULT: usize = 16 * 1024;
+/// Default cap on a JSON or form body, in bytes. Past it the answer is 413.
+pub const BODY_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
+/// Default cap on a `PUT /media/{key}` body, in bytes.
+pub const MEDIA_BODY_BYTES_MAX_DEFAULT: usize = 64 * 1024 * 1024;
+/// Headers parsed per request (a fixed array for httparse); more is 431.
+pub const HEADERS_COUNT_MAX: usize = 64;
+/// Longest line of a chunked body's size line (hex digits + extensions).
+pub const CHUNK_LINE_BYTES_MAX: usize = 1024;
+/// Pipelined requests parsed ahead of their replies on one connection.
+pub const PIPELINE_DEPTH_MAX: usize = 128;
+
+/// Longest opaque id (`acc_…`, `us_…`, …), per the contract.
+pub const ID_BYTES_MAX: usize = 64;
+/// Longest SIP domain / digest realm.
+pub const DOMAIN_BYTES_MAX: usize = 253;
+/// Longest digest field (username, nonce, uri, cnonce, …) accepted by /auth.
+pub const DIGEST_FIELD_BYTES_MAX: usize = 1024;
+
+/// Caps on the lists of one account document.
+pub const DOMAINS_PER_ACCOUNT_MAX: usize = 64;
+pub const USERS_PER_ACCOUNT_MAX: usize = 20_000;
+pub const DEVICES_PER_ACCOUNT_MAX: usize = 50_000;
+pub const DIDS_PER_ACCOUNT_MAX: usize = 20_000;
+pub const EXTENSIONS_PER_ACCOUNT_MAX: usize = 20_000;
+pub const FLOWS_PER_ACCOUNT_MAX: usize = 1_000;
+pub const NODES_PER_FLOW_MAX: usize = 1_000;
+pub const EDGES_PER_FLOW_MAX: usize = 4_000;
+pub const QUEUES_PER_ACCOUNT_MAX: usize = 1_000;
+pub const QUEUE_MEMBERS_PER_ACCOUNT_MAX: usize = 50_000;
+pub const SCHEDULES_PER_ACCOUNT_MAX: usize = 1_000;
+pub const RULES_PER_SCHEDULE_MAX: usize = 1_000;
+pub const TRUNKS_PER_ACCOUNT_MAX: usize = 1_000;
+pub const CALL_LIMITS_PER_ACCOUNT_MAX: usize = 1_000;
+pub const VOICEMAIL_BOXES_PER_ACCOUNT_MAX: usize = 20_000;
+pub const MEDIA_FILES_PER_ACCOUNT_MAX: usize = 20_000;
+pub const AGENT_KEYS_PER_ACCOUNT_MAX: usize = 64;
+/// Accounts one brain holds.
+pub const ACCOUNTS_MAX: usize = 100_000;
+
+/// (nonce, nc) pairs remembered for replay detection, per shard. When full,
+/// the pair closest to expiry is forgotten first.
+pub const REPLAY_ENTRIES_MAX: usize = 1_000_000;
+/// Source IPs whose /auth failures are tracked, per shard. When full, the IP
+/// with the oldest last failure is forgotten first.
+pub const AUTH_FAILURE_IPS_MAX: usize = 100_000;
+/// Failure timestamps kept per source IP (enough for any sane threshold).
+pub const AUTH_FAILURES_PER_IP_MAX: usize = 1_024;

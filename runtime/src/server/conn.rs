@@ -1,0 +1,86 @@
+//! One HTTP connection: read, parse (core), answer in order, write.
+
+use super::node::Node;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use sipbrain_core::api::ApiError;
+use sipbrain_core::http::Parser;
+use sipbrain_core::limits::PIPELINE_DEPTH_MAX;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Serves a connection until the client closes it, asks to close, or sends
+/// something the parser refuses (answered, then closed).
+pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
+    let peer = match stream.peer_addr() {
+        Ok(addr) => addr.ip(),
+        Err(_) => return,
+    };
+    if node.connections.get() >= node.settings.connections_max {
+        let refusal = ApiError::new(503, "overloaded", "too many connections").to_response();
+        let mut out = Vec::new();
+        refusal.encode(false, &mut out);
+        let _ = stream.write_all(&out).await;
+        return;
+    }
+    node.connections.set(node.connections.get() + 1);
+    let _ = serve_open(&node, &mut stream, peer).await;
+    node.connections.set(node.connections.get() - 1);
+}
+
+async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::io::Result<()> {
+    let mut parser = Parser::new(node.settings.limits);
+    let mut buffer = vec![0u8; READ_BUFFER_BYTES];
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        parser.feed(&buffer[..read]);
+        let mut open = true;
+        let mut answered = 0;
+        loop {
+            if answered == PIPELINE_DEPTH_MAX {
+                // Bound what a pipelining client makes us hold: write out.
+                stream.write_all(&out).await?;
+                out.clear();
+                answered = 0;
+            }
+            match parser.poll_request() {
+                Ok(Some(request)) => {
+                    let keep_alive =
+                        request.keep_alive && !node.shared.stopping.load(Ordering::Acquire);
+                    node.in_flight.set(node.in_flight.get() + 1);
+                    let response = node.handle(&request, peer).await;
+                    node.in_flight.set(node.in_flight.get() - 1);
+                    response.encode(keep_alive, &mut out);
+                    answered += 1;
+                    if !keep_alive {
+                        open = false;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let response =
+                        ApiError::new(error.status, error.code, error.message).to_response();
+                    response.encode(false, &mut out);
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if !open {
+            stream.close().await?;
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! One executor's node: its shard, its ends of the two meshes, and the glue
+//! that runs a call locally or forwards it to the owning core.
+
+use super::clock::Clock;
+use super::mesh::{FromShard, ToShard};
+use futures_channel::oneshot;
+use glommio::channels::channel_mesh::Senders;
+use rand::rngs::StdRng;
+use rand::RngCore;
+use sipbrain_core::api::gate::GateConfig;
+use sipbrain_core::api::{self, ApiError, Call, Prepared};
+use sipbrain_core::event::Event;
+use sipbrain_core::http::{ParseLimits, Request, Response};
+use sipbrain_core::shard::Shard;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Flags every core reads.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Recovery and initial loading are done.
+    pub ready: AtomicBool,
+    /// SIGTERM/SIGINT arrived: stop accepting, drain, exit.
+    pub stopping: AtomicBool,
+}
+
+/// What a waiting request gets back from another core.
+#[derive(Debug)]
+enum Done {
+    Reply(Response),
+    Ack,
+}
+
+/// Settings a node needs besides its shard.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    pub gates: GateConfig,
+    pub limits: ParseLimits,
+    pub connections_max: usize,
+}
+
+/// One core's state. Lives in an `Rc`; never crosses threads.
+pub struct Node {
+    pub id: usize,
+    pub shards: usize,
+    pub settings: NodeSettings,
+    pub shared: Arc<Shared>,
+    pub connections: Cell<usize>,
+    pub in_flight: Cell<usize>,
+    shard: RefCell<Shard>,
+    clock: Clock,
+    rng: RefCell<StdRng>,
+    requests: Senders<ToShard>,
+    replies: Senders<FromShard>,
+    pending: RefCell<BTreeMap<u64, oneshot::Sender<Done>>>,
+    next_id: Cell<u64>,
+}
+
+impl Node {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: usize,
+        shards: usize,
+        settings: NodeSettings,
+        shared: Arc<Shared>,
+        shard: Shard,
+        rng: StdRng,
+        requests: Senders<ToShard>,
+        replies: Senders<FromShard>,
+    ) -> Node {
+        Node {
+            id,
+            shards,
+            settings,
+            shared,
+            connections: Cell::new(0),
+            in_flight: Cell::new(0),
+            shard: RefCell::new(shard),
+            clock: Clock::default(),
+            rng: RefCell::new(rng),
+            requests,
+            replies,
+            pending: RefCell::new(BTreeMap::new()),
+            next_id: Cell::new(1),
+        }
+    }
+
+    /// Answers one request from `peer`, wherever its call must run.
+    pub async fn handle(&self, req: &Request, peer: IpAddr) -> Response {
+        let prepared = {
+            let shard = self.shard.borrow();
+            api::prepare(req, peer, &self.settings.gates, shard.directory())
+        };
+        let call = match prepared {
+            Prepared::Reply(response) => return response,
+            Prepared::Health { ready_probe } => return self.health(ready_probe),
+            Prepared::Call(call) => *call,
+        };
+        if !self.shared.ready.load(Ordering::Acquire) {
+            return ApiError::new(503, "not_ready", "recovery in progress").to_response();
+        }
+        let target = {
+            let shard = self.shard.borrow();
+            call.key(shard.directory()).shard(self.shards, self.id)
+        };
+        if target == self.id {
+            self.execute(call).await
+        } else {
+            self.forward(target, call).await
+        }
+    }
+
+    fn health(&self, ready_probe: bool) -> Response {
+        let ready = self.shared.ready.load(Ordering::Acquire);
+        if !ready_probe {
+            return sipbrain_core::api::error::ok(
+                serde_json::json!({"status": "live", "shard": self.id}),
+            );
+        }
+        if ready {
+            sipbrain_core::api::error::ok(
+                serde_json::json!({"status": "ready", "shards": self.shards}),
+            )
+        } else {
+            ApiError::new(503, "not_ready", "recovery in progress").to_response()
+        }
+    }
+
+    /// Decides and applies `call` on this core's shard; broadcast events go
+    /// to every other core, and the reply waits for their acks.
+    pub async fn execute(&self, call: Call) -> Response {
+        let now = self.clock.now();
+        let salt = self.rng.borrow_mut().next_u64();
+        let decision = self.shard.borrow().decide(now, salt, &call);
+        let mut broadcast = Vec::new();
+        {
+            let mut shard = self.shard.borrow_mut();
+            for event in &decision.events {
+                shard.apply(event);
+                if event.is_broadcast() {
+                    broadcast.push(event.clone());
+                }
+            }
+        }
+        if !broadcast.is_empty() {
+            self.broadcast(broadcast).await;
+        }
+        decision.reply
+    }
+
+    async fn forward(&self, target: usize, call: Call) -> Response {
+        let (id, done) = self.expect_reply();
+        if self
+            .requests
+            .try_send_to(target, ToShard::Call { id, call })
+            .is_err()
+        {
+            self.pending.borrow_mut().remove(&id);
+            return ApiError::new(503, "overloaded", "the owning shard's queue is full; retry")
+                .to_response();
+        }
+        match done.await {
+            Ok(Done::Reply(response)) => response,
+            _ => ApiError::new(503, "shard_unavailable", "the owning shard did not answer")
+                .to_response(),
+        }
+    }
+
+    async fn broadcast(&self, events: Vec<Event>) {
+        let mut waits = Vec::new();
+        for peer in (0..self.shards).filter(|p| *p != self.id) {
+            let (id, done) = self.expect_reply();
+            let message = ToShard::Broadcast {
+                id,
+                events: events.clone(),
+            };
+            if self.requests.send_to(peer, message).await.is_err() {
+                panic!("shard {peer} is gone: the directory copies would diverge");
+            }
+            waits.push(done);
+        }
+        for done in waits {
+            let acked = matches!(done.await, Ok(Done::Ack));
+            assert!(acked, "every shard acks a broadcast while the brain runs");
+        }
+    }
+
+    fn expect_reply(&self) -> (u64, oneshot::Receiver<Done>) {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (sender, receiver) = oneshot::channel();
+        self.pending.borrow_mut().insert(id, sender);
+        (id, receiver)
+    }
+
+    /// Serves what core `source` sends on the request mesh, one at a time.
+    pub async fn serve_requests(&self, source: usize, message: ToShard) {
+        let answer = match message {
+            ToShard::Call { id, call } => FromShard::Reply {
+                id,
+                response: self.execute(call).await,
+            },
+            ToShard::Broadcast { id, events } => {
+                let mut shard = self.shard.borrow_mut();
+                for event in &events {
+                    assert!(event.is_broadcast(), "only directory events are broadcast");
+                    shard.apply(event);
+                }
+                FromShard::Ack { id }
+            }
+        };
+        // A peer that stopped (shutdown) no longer waits for the answer.
+        let _ = self.replies.send_to(source, answer).await;
+    }
+
+    /// Completes the waiting request a reply or ack belongs to.
+    pub fn complete(&self, message: FromShard) {
+        let (id, done) = match message {
+            FromShard::Reply { id, response } => (id, Done::Reply(response)),
+            FromShard::Ack { id } => (id, Done::Ack),
+        };
+        if let Some(sender) = self.pending.borrow_mut().remove(&id) {
+            // The requester may have gone (its connection closed): fine.
+            let _ = sender.send(done);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Harness for the black-box tests: start the real `sipbrain` binary on an
+//! ephemeral port with its own data directory, and talk raw HTTP to it.
+//!
+//! The binary must be built first (`scripts/test.sh` does it); the harness
+//! looks for it in the workspace's `target/debug`, or at `$SIPBRAIN_BIN`.
+
+pub mod client;
+pub mod demo;
+pub mod digest;
+
+pub use client::{Client, Reply};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The admin token the harness starts servers with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// The edge token the harness starts servers with.
+pub const EDGE_TOKEN: &str = "test-edge-token-0123456789";
+
+/// The built `sipbrain` binary.
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("SIPBRAIN_BIN") {
+        return PathBuf::from(path);
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/sipbrain");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p sipbrain` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("sipbrain-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A running server; killed (and its data dir removed) on drop.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Lines the server printed on stdout before it was ready.
+    pub banner: Vec<String>,
+    child: Child,
+}
+
+impl Server {
+    /// Starts `sipbrain serve --demo` with the harness tokens and `extra` flags.
+    pub fn demo(extra: &[&str]) -> Server {
+        let mut args = vec![
+            "--demo",
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--edge-token",
+            EDGE_TOKEN,
+        ];
+        args.extend_from_slice(extra);
+        Server::start(&args)
+    }
+
+    /// Starts `sipbrain serve --listen 127.0.0.1:0 --data-dir <tmp> <args>`
+    /// and waits until it prints that it is ready.
+    pub fn start(args: &[&str]) -> Server {
+        let data_dir = temp_dir("data");
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sipbrain");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
+        let addr = loop {
+            let line = match lines.next() {
+                Some(Ok(line)) => line,
+                _ => panic!("sipbrain exited before it was ready; printed: {banner:?}"),
+            };
+            if let Some(rest) = line.strip_prefix("sipbrain ready on http://") {
+                let addr = rest.split_whitespace().next().expect("address after ready");
+                break addr.parse().expect("a socket address");
+            }
+            banner.push(line);
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            addr,
+            data_dir,
+            banner,
+            child,
+        }
+    }
+
+    /// A new keep-alive connection to the server.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().expect("wait for sipbrain")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}

@@ -1,0 +1,81 @@
+//! The README's first session works as pasted: run its commands (with the
+//! address of a fresh server) and check what they print.
+
+use sipbrain_tests::Server;
+use std::path::Path;
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap()
+}
+
+/// The arguments after `serve` in the README's run command.
+fn serve_args(readme: &str) -> Vec<String> {
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --release -p sipbrain -- serve"))
+        .expect("the README starts with the run command");
+    line.split_whitespace()
+        .skip(7)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The first ```sh block after a heading.
+fn block_after(readme: &str, heading: &str) -> String {
+    let rest = &readme[readme.find(heading).expect("heading")..];
+    let start = rest.find("```sh\n").expect("a sh block") + 6;
+    let end = rest[start..].find("```").expect("block end");
+    rest[start..start + end].to_string()
+}
+
+#[test]
+fn the_first_session_works_as_pasted() {
+    let text = readme();
+    let args = serve_args(&text);
+    assert!(args.contains(&"--demo".to_string()), "{args:?}");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let script = block_after(&text, "## A first session")
+        .replace("localhost:8080", &server.addr.to_string());
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("\"status\":\"ready\"")),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("\"code\":\"challenge\"")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("{\"ok\":true,\"account_id\":\"acc_acme\"")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"code\":\"nonce_replay\"")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"code\":\"invalid_credentials\"")),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("\"account\":{")),
+        "{stdout}"
+    );
+}

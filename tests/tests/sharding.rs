@@ -1,0 +1,145 @@
+//! Requests for an account owned by another core are forwarded and
+//! answered correctly (`--shards 2`), and provisioning is visible on every
+//! core as soon as it is acknowledged.
+
+use serde_json::json;
+use sipbrain_core::directory::owner_shard;
+use sipbrain_tests::digest::{ha1, response};
+use sipbrain_tests::{Client, Server, ADMIN_TOKEN, EDGE_TOKEN};
+
+/// A connection accepted by each core (the kernel spreads connections
+/// over the SO_REUSEPORT listeners; /healthz says which core answered).
+fn client_on_each_shard(server: &Server) -> [Client; 2] {
+    let mut found: [Option<Client>; 2] = [None, None];
+    for _ in 0..500 {
+        let mut client = server.client();
+        let shard = client.request("GET", "/healthz", &[], None).json()["shard"]
+            .as_u64()
+            .unwrap() as usize;
+        if found[shard].is_none() {
+            found[shard] = Some(client);
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    found.map(|c| c.expect("500 connections reach both cores"))
+}
+
+fn account(id: &str, domain: &str) -> serde_json::Value {
+    json!({
+        "id": id, "domains": [{"domain": domain}],
+        "users": [{"id": "us_1", "username": "100"}],
+        "devices": [{"id": "dev_1", "user_id": "us_1", "auth_username": "100", "realm": domain,
+                     "ha1": ha1(false, "100", domain, "pw"), "ha1b": ha1(false, &format!("100@{domain}"), domain, "pw")}]
+    })
+}
+
+#[test]
+fn auth_for_an_account_on_the_other_core_is_forwarded() {
+    let server = Server::demo(&["--shards", "2"]);
+    let ids: Vec<String> = (0..).map(|i| format!("acc_s{i}")).take(40).collect();
+    let on0 = ids
+        .iter()
+        .find(|id| owner_shard(id, 2) == 0)
+        .unwrap()
+        .clone();
+    let on1 = ids
+        .iter()
+        .find(|id| owner_shard(id, 2) == 1)
+        .unwrap()
+        .clone();
+    let mut clients = client_on_each_shard(&server);
+    for (index, id) in [&on0, &on1].into_iter().enumerate() {
+        let domain = format!("{id}.example");
+        // Provision through one core, authenticate through both at once.
+        let put = clients[index].request(
+            "PUT",
+            &format!("/admin/accounts/{id}"),
+            &[("x-admin-token", ADMIN_TOKEN)],
+            Some(&account(id, &domain)),
+        );
+        assert_eq!(put.status, 200, "{:?}", put.json());
+        for client in clients.iter_mut() {
+            let challenge = client.request(
+                "POST",
+                "/auth",
+                &[("x-edge-token", EDGE_TOKEN)],
+                Some(&json!({"method": "REGISTER", "realm": domain})),
+            );
+            let nonce = challenge.json()["challenge"]["nonce"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let uri = format!("sip:{domain}");
+            let key = ha1(false, "100", &domain, "pw");
+            let shard = client.request("GET", "/healthz", &[], None).json()["shard"].clone();
+            for nc in ["00000001", "00000002"] {
+                let body = json!({"method": "REGISTER", "username": "100", "realm": domain, "nonce": nonce, "uri": uri,
+                    "qop": "auth", "nc": nc, "cnonce": "x", "response": response(false, false, &key, &nonce, nc, "x", "REGISTER", &uri)});
+                let reply = client.request(
+                    "POST",
+                    "/auth",
+                    &[("x-edge-token", EDGE_TOKEN)],
+                    Some(&body),
+                );
+                assert_eq!(
+                    reply.status,
+                    200,
+                    "{id} via shard {shard}: {:?}",
+                    reply.json()
+                );
+                assert_eq!(reply.json()["account_id"], id.as_str());
+            }
+        }
+    }
+    // The replay cache lives on the owner: a replay through the other core
+    // is still caught.
+    let domain = format!("{on1}.example");
+    let nonce = "shared-nonce";
+    let uri = format!("sip:{domain}");
+    let key = ha1(false, "100", &domain, "pw");
+    let body = json!({"method": "REGISTER", "username": "100", "realm": domain, "nonce": nonce, "uri": uri,
+        "qop": "auth", "nc": "00000001", "cnonce": "x", "response": response(false, false, &key, nonce, "00000001", "x", "REGISTER", &uri)});
+    assert_eq!(
+        clients[0]
+            .request(
+                "POST",
+                "/auth",
+                &[("x-edge-token", EDGE_TOKEN)],
+                Some(&body)
+            )
+            .status,
+        200
+    );
+    assert_eq!(
+        clients[1]
+            .request(
+                "POST",
+                "/auth",
+                &[("x-edge-token", EDGE_TOKEN)],
+                Some(&body)
+            )
+            .status,
+        401
+    );
+}
+
+#[test]
+fn a_deleted_account_is_gone_on_every_core() {
+    let server = Server::demo(&["--shards", "2"]);
+    let mut clients = client_on_each_shard(&server);
+    let del = clients[1].request(
+        "DELETE",
+        "/admin/accounts/acc_acme",
+        &[("x-admin-token", ADMIN_TOKEN)],
+        None,
+    );
+    assert_eq!(del.status, 200);
+    for client in clients.iter_mut() {
+        let reply = client.request("POST", "/auth", &[("x-edge-token", EDGE_TOKEN)], Some(&json!({
+            "method": "REGISTER", "username": "1001", "realm": "acme.sip.io", "nonce": "n", "uri": "sip:acme.sip.io",
+            "response": "00000000000000000000000000000000"})));
+        assert_eq!(reply.code(), "invalid_credentials");
+    }
+}
