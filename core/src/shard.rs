@@ -126,9 +126,58 @@ impl Shard {
             }
             Event::AuthFailed { ip, at } => {
                 self.failures
-                    .record(*ip, *at, self.config.auth_fail_window_ms);
+                    .record((*ip).into(), *at, self.config.auth_fail_window_ms);
             }
         }
+    }
+
+    /// The events that rebuild this shard's durable state from empty: what
+    /// a snapshot stores. Account documents are only in the control shard's
+    /// image; the other shards get them from the control shard at start.
+    pub fn image(&self) -> Vec<Event> {
+        let mut events = Vec::new();
+        if self.config.id == CONTROL_SHARD {
+            for (account_id, account) in &self.accounts {
+                let doc = account.to_json().to_string();
+                events.push(Event::AccountPut {
+                    account_id: account_id.clone(),
+                    doc,
+                });
+            }
+        }
+        let replays = crate::auth::replay::ReplaySnapshot::from(self.replays.clone());
+        for entry in replays.entries {
+            let (nonce, nc, expires_at) = (entry.nonce, entry.nc, entry.expires_at);
+            events.push(Event::NonceUsed {
+                nonce,
+                nc,
+                at: Millis(0),
+                expires_at,
+            });
+        }
+        let failures = crate::auth::failures::FailureSnapshot::from(self.failures.clone());
+        for ip in failures.ips {
+            for at in ip.failures {
+                events.push(Event::AuthFailed {
+                    ip: ip.ip.into(),
+                    at,
+                });
+            }
+        }
+        events
+    }
+
+    /// The broadcast events that give another shard the control shard's
+    /// directory and documents (sent at start, after recovery).
+    pub fn directory_image(&self) -> Vec<Event> {
+        assert_eq!(
+            self.config.id, CONTROL_SHARD,
+            "the control shard holds every document"
+        );
+        self.image()
+            .into_iter()
+            .filter(Event::is_broadcast)
+            .collect()
     }
 
     /// True when this shard keeps the full document of `account_id`.
@@ -181,5 +230,81 @@ impl Shard {
 
     pub fn auth_failures(&self) -> &FailureCounter {
         &self.failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::nonce::NonceKey;
+    use crate::event::Ip;
+
+    fn shard(id: usize) -> Shard {
+        Shard::new(ShardConfig {
+            id,
+            shards: 2,
+            nonce_key: NonceKey([7; 32]),
+            nonce_ttl_ms: 300_000,
+            auth_fail_threshold: 10,
+            auth_fail_window_ms: 60_000,
+        })
+    }
+
+    fn demo() -> Vec<Event> {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../examples/demo/acme.json")).unwrap();
+        let account = account::parse("acc_acme", &doc).unwrap();
+        vec![
+            Event::AccountPut {
+                account_id: "acc_acme".into(),
+                doc: account.to_json().to_string(),
+            },
+            Event::NonceUsed {
+                nonce: "n1".into(),
+                nc: "00000001".into(),
+                at: Millis(5),
+                expires_at: Millis(900),
+            },
+            Event::AuthFailed {
+                ip: Ip::from(std::net::IpAddr::from([192, 0, 2, 1])),
+                at: Millis(7),
+            },
+            Event::AuthFailed {
+                ip: Ip::from(std::net::IpAddr::from([192, 0, 2, 1])),
+                at: Millis(9),
+            },
+        ]
+    }
+
+    #[test]
+    fn replaying_a_control_shards_image_rebuilds_the_same_state() {
+        let mut original = shard(0);
+        for event in demo() {
+            original.apply(&event);
+        }
+        let mut rebuilt = shard(0);
+        for event in original.image() {
+            rebuilt.apply(&event);
+        }
+        assert_eq!(rebuilt.accounts, original.accounts);
+        assert_eq!(rebuilt.directory, original.directory);
+        assert!(rebuilt.replays.seen("n1", "00000001", Millis(10)));
+        let ip = std::net::IpAddr::from([192, 0, 2, 1]);
+        assert_eq!(rebuilt.failures.count(ip, Millis(10), 60_000), 2);
+        assert_eq!(
+            rebuilt.image(),
+            original.image(),
+            "an image is a fixed point"
+        );
+    }
+
+    #[test]
+    fn only_the_control_shard_image_carries_documents() {
+        let mut other = shard(1);
+        for event in demo() {
+            other.apply(&event);
+        }
+        assert!(other.image().iter().all(|e| !e.is_broadcast()));
+        assert_eq!(other.image().len(), 3);
     }
 }

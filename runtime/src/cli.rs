@@ -19,6 +19,27 @@ pub enum Command {
     Import(ImportArgs),
     /// Print the HA1 digests of a SIP credential (what a device stores).
     Ha1(Ha1Args),
+    /// Look into the write-ahead log (debugging).
+    #[command(subcommand)]
+    Wal(WalCommand),
+}
+
+/// `sipbrain wal …`
+#[derive(Debug, Subcommand)]
+pub enum WalCommand {
+    /// Print a shard's snapshot and WAL records, one line each.
+    Inspect(InspectArgs),
+}
+
+/// Arguments of `wal inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The data directory.
+    #[arg(long, env = "SIPBRAIN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The shard to print.
+    #[arg(long, default_value_t = 0)]
+    pub shard: usize,
 }
 
 /// Settings of `serve`. Precedence: flag, then environment variable, then
@@ -57,6 +78,10 @@ pub struct ServeArgs {
     /// none are given).
     #[arg(long, env = "SIPBRAIN_DEMO")]
     pub demo: bool,
+    /// On WAL corruption (not a torn tail), truncate at the first bad record
+    /// and start, dropping everything after it, instead of refusing to start.
+    #[arg(long)]
+    pub recover_truncate: bool,
     /// Account documents (JSON files) to load at start.
     #[arg(long = "import", value_name = "FILE")]
     pub import: Vec<PathBuf>,
@@ -87,6 +112,12 @@ pub struct ServeArgs {
     /// io_uring registered memory per executor, bytes [default: 1048576].
     #[arg(long, env = "SIPBRAIN_IO_MEMORY_BYTES")]
     pub io_memory_bytes: Option<usize>,
+    /// Events after which a shard writes a snapshot [default: 100000].
+    #[arg(long, env = "SIPBRAIN_SNAPSHOT_EVENTS")]
+    pub snapshot_events: Option<u64>,
+    /// WAL segment size, bytes [default: 67108864].
+    #[arg(long, env = "SIPBRAIN_SEGMENT_BYTES")]
+    pub segment_bytes: Option<u64>,
     /// Microseconds an idle executor spins before parking [default: 50].
     #[arg(long, env = "SIPBRAIN_SPIN_BEFORE_PARK_US")]
     pub spin_before_park_us: Option<u64>,

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub connections_max: Option<usize>,
     pub io_memory_bytes: Option<usize>,
     pub spin_before_park_us: Option<u64>,
+    pub snapshot_events: Option<u64>,
+    pub segment_bytes: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -57,6 +59,9 @@ pub struct Config {
     pub connections_max: usize,
     pub io_memory_bytes: usize,
     pub spin_before_park_us: u64,
+    pub snapshot_events: u64,
+    pub segment_bytes: u64,
+    pub recover_truncate: bool,
 }
 
 impl Config {
@@ -138,6 +143,15 @@ impl Config {
                 .spin_before_park_us
                 .or(file.spin_before_park_us)
                 .unwrap_or(50),
+            snapshot_events: args
+                .snapshot_events
+                .or(file.snapshot_events)
+                .unwrap_or(100_000),
+            segment_bytes: args
+                .segment_bytes
+                .or(file.segment_bytes)
+                .unwrap_or(64 << 20),
+            recover_truncate: args.recover_truncate,
         };
         config.check()?;
         Ok(config)
@@ -150,6 +164,7 @@ impl Config {
             ("auth_fail_window_sec", self.auth_fail_window_sec as usize),
             ("forward_queue_max", self.forward_queue_max),
             ("connections_max", self.connections_max),
+            ("snapshot_events", self.snapshot_events as usize),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -158,6 +173,9 @@ impl Config {
         }
         if self.header_bytes_max < 1024 || self.body_bytes_max < 1024 {
             return Err("header_bytes_max and body_bytes_max must be at least 1024".into());
+        }
+        if self.segment_bytes < (1 << 20) || !self.segment_bytes.is_multiple_of(4096) {
+            return Err("segment_bytes must be at least 1048576 and a multiple of 4096".into());
         }
         if self.io_memory_bytes < 64 * 1024 {
             return Err("io_memory_bytes must be at least 65536 (glommio's minimum)".into());

@@ -1,12 +1,7 @@
 //! The `sipbrain` binary: CLI, configuration and wiring. It decides nothing:
 //! every decision is in `sipbrain-core`.
 
-mod cli;
-mod config;
-mod demo;
-mod import;
-mod secret;
-mod server;
+use sipbrain::{cli, config, demo, import, secret, server, store};
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -34,6 +29,13 @@ fn main() {
             }
         },
         Command::Import(args) => import::run(args),
+        Command::Wal(cli::WalCommand::Inspect(args)) => match store::inspect::run(&args) {
+            Ok(()) => 0,
+            Err(message) => {
+                eprintln!("error: {message}");
+                1
+            }
+        },
         Command::Ha1(args) => {
             let (user, realm, password) = (&args.username, &args.realm, &args.password);
             println!("ha1={}", ha1(Algorithm::Md5, user, realm, password));
@@ -80,14 +82,26 @@ fn serve(args: cli::ServeArgs) -> Result<(), String> {
     if config.edge_token.is_none() {
         tracing::warn!(cidrs = ?config.edge_cidrs, "no edge token configured: edge endpoints are open to edge_cidrs (any source when unset)");
     }
-    let mut documents = if config.demo {
-        demo::documents()
-    } else {
-        Vec::new()
+    let start = |(account_id, doc), only_if_missing| server::StartDocument {
+        account_id,
+        doc,
+        only_if_missing,
     };
-    documents.extend(import::read_documents(&config.import)?);
+    let mut documents = Vec::new();
+    if config.demo {
+        documents.extend(demo::documents().into_iter().map(|d| start(d, true)));
+    }
+    let imported = import::read_documents(&config.import)?;
+    documents.extend(imported.into_iter().map(|d| start(d, false)));
     let nonce_key = NonceKey(secret::load_or_create_nonce_key(&config.data_dir)?);
     raise_memlock(&config);
+    let wal_options = store::wal_options(config.segment_bytes);
+    let generation = store::reshard::prepare(
+        &config.data_dir,
+        config.shards,
+        &wal_options,
+        config.recover_truncate,
+    )?;
     let listen = resolve_listen(config.listen)?;
     let settings = server_settings(&config);
     server::run(server::Plan {
@@ -95,6 +109,8 @@ fn serve(args: cli::ServeArgs) -> Result<(), String> {
         listen,
         settings,
         nonce_key,
+        generation,
+        wal_options,
         documents,
     })
 }

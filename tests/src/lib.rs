@@ -51,6 +51,8 @@ pub struct Server {
     /// Lines the server printed on stdout before it was ready.
     pub banner: Vec<String>,
     child: Child,
+    /// Remove the data dir on drop (false for crash tests that restart).
+    owns_data_dir: bool,
 }
 
 impl Server {
@@ -70,7 +72,14 @@ impl Server {
     /// Starts `sipbrain serve --listen 127.0.0.1:0 --data-dir <tmp> <args>`
     /// and waits until it prints that it is ready.
     pub fn start(args: &[&str]) -> Server {
-        let data_dir = temp_dir("data");
+        let mut server = Server::start_in(&temp_dir("data"), args);
+        server.owns_data_dir = true;
+        server
+    }
+
+    /// Starts a server on an existing data dir, which it keeps on drop.
+    pub fn start_in(data_dir: &std::path::Path, args: &[&str]) -> Server {
+        let data_dir = data_dir.to_path_buf();
         let mut child = Command::new(binary())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
@@ -102,6 +111,7 @@ impl Server {
             data_dir,
             banner,
             child,
+            owns_data_dir: false,
         }
     }
 
@@ -120,10 +130,21 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: the process dies wherever it is, as in a power cut of the
+    /// process (unsynced page cache survives; the WAL must not rely on it).
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_data_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }

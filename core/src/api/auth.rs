@@ -175,7 +175,7 @@ pub fn decide(shard: &Shard, now: Millis, salt: u64, request: &AuthRequest) -> D
         Err(error) => Decision {
             reply: error.to_response(),
             events: vec![Event::AuthFailed {
-                ip: request.source_ip,
+                ip: request.source_ip.into(),
                 at: now,
             }],
         },

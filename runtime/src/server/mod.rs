@@ -10,6 +10,7 @@ mod node;
 pub use node::NodeSettings;
 
 use crate::config::Config;
+use crate::store;
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
@@ -21,11 +22,22 @@ use serde_json::Value;
 use sipbrain_core::api::Call;
 use sipbrain_core::auth::nonce::NonceKey;
 use sipbrain_core::shard::{Shard, ShardConfig};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// An account document to load at start.
+#[derive(Clone, Debug)]
+pub struct StartDocument {
+    pub account_id: String,
+    pub doc: Value,
+    /// Demo data: loaded only when the account does not exist yet, so a
+    /// restart never overwrites what operators changed since.
+    pub only_if_missing: bool,
+}
 
 /// Everything an executor needs to start.
 #[derive(Clone)]
@@ -34,8 +46,11 @@ pub struct Plan {
     pub listen: SocketAddr,
     pub settings: NodeSettings,
     pub nonce_key: NonceKey,
+    /// The store generation to open (see `store::layout`).
+    pub generation: u64,
+    pub wal_options: sipbrain_storage::wal::WalOptions,
     /// Account documents the control shard loads before the brain is ready.
-    pub documents: Vec<(String, Value)>,
+    pub documents: Vec<StartDocument>,
 }
 
 /// Runs the server until SIGTERM/SIGINT; returns once every core drained.
@@ -99,6 +114,7 @@ async fn shard_main(
         auth_fail_threshold: plan.config.auth_fail_threshold,
         auth_fail_window_ms: plan.config.auth_fail_window_sec * 1000,
     });
+    let (journal, bell) = store::journal::Journal::new();
     let node = Rc::new(Node::new(
         id,
         shards,
@@ -108,12 +124,26 @@ async fn shard_main(
         StdRng::from_entropy(),
         request_senders,
         reply_senders,
+        journal,
     ));
+    let forwarded_max = plan.config.forward_queue_max;
     for (source, stream) in request_receivers.streams() {
         let node = node.clone();
         glommio::spawn_local(async move {
             while let Some(message) = stream.recv().await {
-                node.serve_requests(source, message).await;
+                // Forwarded calls run concurrently so they share group
+                // commits; past the bound, one at a time (backpressure).
+                if node.forwarded.get() < forwarded_max {
+                    let node = node.clone();
+                    node.forwarded.set(node.forwarded.get() + 1);
+                    glommio::spawn_local(async move {
+                        node.serve_requests(source, message).await;
+                        node.forwarded.set(node.forwarded.get() - 1);
+                    })
+                    .detach();
+                } else {
+                    node.serve_requests(source, message).await;
+                }
             }
         })
         .detach();
@@ -129,19 +159,108 @@ async fn shard_main(
     }
     let listener = TcpListener::bind(plan.listen)
         .map_err(|e| format!("shard {id}: cannot listen on {}: {e}", plan.listen))?;
+    let opened = store::open_shard(
+        &plan.config.data_dir,
+        plan.generation,
+        id,
+        &plan.wal_options,
+        plan.config.recover_truncate,
+    )
+    .await
+    .map_err(|e| format!("recovery refused: {e}"))?;
+    tracing::info!("{}", opened.report);
+    node.restore(&opened.events);
+    let wal = Rc::new(RefCell::new(Some(opened.wal)));
+    spawn_committer(
+        &node,
+        bell,
+        wal.clone(),
+        opened.disk.clone(),
+        plan.config.snapshot_events,
+    );
+    shared.recovered.fetch_add(1, Ordering::AcqRel);
     if id == sipbrain_core::api::CONTROL_SHARD {
+        while shared.recovered.load(Ordering::Acquire) < shards {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+        node.share_directory().await;
         load_documents(&node, &plan.documents).await?;
         shared.ready.store(true, Ordering::Release);
         println!("sipbrain ready on http://{} ({shards} shards)", plan.listen);
     }
     accept_until_stopped(&node, &listener).await;
     drain(&node).await;
+    final_snapshot(&node, &wal, &opened.disk).await;
     Ok(())
 }
 
+/// Runs group commit for this shard; a disk error stops the process
+/// (fail-stop: never retry an fsync; recovery happens on restart).
+fn spawn_committer(
+    node: &Rc<Node>,
+    bell: glommio::channels::local_channel::LocalReceiver<()>,
+    wal: Rc<RefCell<Option<sipbrain_storage::wal::Wal<store::disk::GlommioDisk>>>>,
+    disk: store::disk::GlommioDisk,
+    snapshot_events: u64,
+) {
+    let node = node.clone();
+    glommio::spawn_local(async move {
+        let error = store::journal::run_committer(
+            node.journal.clone(),
+            bell,
+            wal.clone(),
+            || {
+                (node.journal.events_since_snapshot.get() >= snapshot_events
+                    && node.journal.is_idle())
+                .then(|| node.image())
+            },
+            disk,
+        )
+        .await;
+        eprintln!(
+            "error: shard {}: the WAL failed ({error}); stopping so that recovery can run",
+            node.id
+        );
+        std::process::exit(3);
+    })
+    .detach();
+}
+
+/// On graceful shutdown, a snapshot of what changed since the last one.
+async fn final_snapshot(
+    node: &Node,
+    wal: &Rc<RefCell<Option<sipbrain_storage::wal::Wal<store::disk::GlommioDisk>>>>,
+    disk: &store::disk::GlommioDisk,
+) {
+    if node.journal.events_since_snapshot.get() == 0 || !node.journal.is_idle() {
+        return;
+    }
+    let Some(lsn) = wal.borrow().as_ref().map(|w| w.durable_lsn()) else {
+        return;
+    };
+    let image = node.image();
+    match sipbrain_storage::snapshot::write_snapshot(disk, lsn, &image)
+        .await
+        .map(|_| ())
+    {
+        Ok(()) => tracing::info!(shard = node.id, lsn = lsn.0, "snapshot written at shutdown"),
+        Err(error) => {
+            tracing::warn!(shard = node.id, %error, "snapshot at shutdown failed; the WAL covers it")
+        }
+    }
+}
+
 /// Loads the start-up documents through the ordinary provisioning path.
-async fn load_documents(node: &Node, documents: &[(String, Value)]) -> Result<(), String> {
-    for (account_id, doc) in documents {
+async fn load_documents(node: &Node, documents: &[StartDocument]) -> Result<(), String> {
+    for StartDocument {
+        account_id,
+        doc,
+        only_if_missing,
+    } in documents
+    {
+        if *only_if_missing && node.has_account(account_id) {
+            continue;
+        }
         let call = Call::AccountPut {
             account_id: account_id.clone(),
             doc: doc.clone(),

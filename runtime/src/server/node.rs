@@ -3,6 +3,7 @@
 
 use super::clock::Clock;
 use super::mesh::{FromShard, ToShard};
+use crate::store::journal::Journal;
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::Senders;
 use rand::rngs::StdRng;
@@ -15,6 +16,7 @@ use sipbrain_core::shard::Shard;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -23,6 +25,8 @@ use std::sync::Arc;
 pub struct Shared {
     /// Recovery and initial loading are done.
     pub ready: AtomicBool,
+    /// Shards whose recovery finished.
+    pub recovered: std::sync::atomic::AtomicUsize,
     /// SIGTERM/SIGINT arrived: stop accepting, drain, exit.
     pub stopping: AtomicBool,
 }
@@ -50,6 +54,9 @@ pub struct Node {
     pub shared: Arc<Shared>,
     pub connections: Cell<usize>,
     pub in_flight: Cell<usize>,
+    /// Calls forwarded by other cores being served concurrently.
+    pub forwarded: Cell<usize>,
+    pub journal: Rc<Journal>,
     shard: RefCell<Shard>,
     clock: Clock,
     rng: RefCell<StdRng>,
@@ -70,6 +77,7 @@ impl Node {
         rng: StdRng,
         requests: Senders<ToShard>,
         replies: Senders<FromShard>,
+        journal: Rc<Journal>,
     ) -> Node {
         Node {
             id,
@@ -78,6 +86,8 @@ impl Node {
             shared,
             connections: Cell::new(0),
             in_flight: Cell::new(0),
+            forwarded: Cell::new(0),
+            journal,
             shard: RefCell::new(shard),
             clock: Clock::default(),
             rng: RefCell::new(rng),
@@ -113,6 +123,11 @@ impl Node {
         }
     }
 
+    /// True when the directory knows the account.
+    pub fn has_account(&self, account_id: &str) -> bool {
+        self.shard.borrow().directory().contains(account_id)
+    }
+
     fn health(&self, ready_probe: bool) -> Response {
         let ready = self.shared.ready.load(Ordering::Acquire);
         if !ready_probe {
@@ -129,26 +144,54 @@ impl Node {
         }
     }
 
-    /// Decides and applies `call` on this core's shard; broadcast events go
-    /// to every other core, and the reply waits for their acks.
+    /// Decides and applies `call` on this core's shard, then waits until
+    /// its events (and all applied before them) are durable; broadcast
+    /// events then go to every other core, and the reply waits for their
+    /// acks. Decide and apply run without a pause, so calls are decided in
+    /// arrival order.
     pub async fn execute(&self, call: Call) -> Response {
         let now = self.clock.now();
         let salt = self.rng.borrow_mut().next_u64();
         let decision = self.shard.borrow().decide(now, salt, &call);
-        let mut broadcast = Vec::new();
         {
             let mut shard = self.shard.borrow_mut();
             for event in &decision.events {
                 shard.apply(event);
-                if event.is_broadcast() {
-                    broadcast.push(event.clone());
-                }
             }
         }
+        self.journal.durable(&decision.events).await;
+        let broadcast: Vec<Event> = decision
+            .events
+            .iter()
+            .filter(|e| e.is_broadcast())
+            .cloned()
+            .collect();
         if !broadcast.is_empty() {
             self.broadcast(broadcast).await;
         }
         decision.reply
+    }
+
+    /// Applies events recovered from disk (snapshot image, then WAL).
+    pub fn restore(&self, events: &[Event]) {
+        let mut shard = self.shard.borrow_mut();
+        for event in events {
+            shard.apply(event);
+        }
+    }
+
+    /// This shard's snapshot image, encoded.
+    pub fn image(&self) -> Vec<u8> {
+        sipbrain_core::event::encode_all(&self.shard.borrow().image())
+    }
+
+    /// Sends the control shard's documents to every other core (at start,
+    /// after recovery) and waits for their acks.
+    pub async fn share_directory(&self) {
+        let events = self.shard.borrow().directory_image();
+        if !events.is_empty() {
+            self.broadcast(events).await;
+        }
     }
 
     async fn forward(&self, target: usize, call: Call) -> Response {

@@ -1,0 +1,140 @@
+//! Group commit: every request's events go into one queue; a committer task
+//! writes all that queued while the previous sync was in flight as one WAL
+//! write plus one fdatasync, then releases the waiting replies in order.
+//!
+//! A reply (even a read's) leaves only once everything its shard applied
+//! before it is durable, so nothing is ever answered from state that could
+//! still be lost. A failed write or sync stops the process: fail-stop, then
+//! recovery from disk on restart (never retry an fsync).
+
+use super::disk::GlommioDisk;
+use futures_channel::oneshot;
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use sipbrain_core::event::{self, Event};
+use sipbrain_storage::snapshot;
+use sipbrain_storage::wal::Wal;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// WAL record kind of an rkyv-encoded [`Event`].
+pub const KIND_EVENT: u16 = 1;
+
+/// Events of one request, and who waits for them to be durable.
+struct Entry {
+    events: Vec<Vec<u8>>,
+    done: oneshot::Sender<()>,
+}
+
+/// The shard's side of group commit.
+pub struct Journal {
+    queue: RefCell<Vec<Entry>>,
+    /// Entries queued or being committed.
+    in_flight: Cell<usize>,
+    doorbell: LocalSender<()>,
+    /// Events made durable since the last snapshot.
+    pub events_since_snapshot: Cell<u64>,
+}
+
+impl Journal {
+    /// A journal and the receiving end its committer task listens on.
+    pub fn new() -> (Rc<Journal>, LocalReceiver<()>) {
+        let (doorbell, bell) = local_channel::new_unbounded();
+        let journal = Journal {
+            queue: RefCell::new(Vec::new()),
+            in_flight: Cell::new(0),
+            doorbell,
+            events_since_snapshot: Cell::new(0),
+        };
+        (Rc::new(journal), bell)
+    }
+
+    /// Queues `events` (already applied in memory) and returns when they,
+    /// and everything queued before them, are durable. With no events and
+    /// nothing in flight it returns at once.
+    pub async fn durable(&self, events: &[Event]) {
+        if events.is_empty() && self.in_flight.get() == 0 {
+            return;
+        }
+        let (done, wait) = oneshot::channel();
+        let events = events.iter().map(event::encode).collect();
+        self.queue.borrow_mut().push(Entry { events, done });
+        self.in_flight.set(self.in_flight.get() + 1);
+        let _ = self.doorbell.try_send(());
+        // The committer never drops an entry without completing it, except
+        // when the process is stopping on a disk error.
+        let _ = wait.await;
+    }
+
+    /// Nothing queued or being committed: everything applied is durable.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.get() == 0
+    }
+
+    fn take(&self) -> Vec<Entry> {
+        std::mem::take(&mut *self.queue.borrow_mut())
+    }
+}
+
+/// Commits whatever is queued whenever the doorbell rings, and writes a
+/// snapshot when `snapshot_due` hands it an image (only asked while the
+/// journal is idle, so the image holds nothing that is not durable).
+/// Returns (to stop the process) only on a disk error.
+pub async fn run_committer(
+    journal: Rc<Journal>,
+    bell: LocalReceiver<()>,
+    wal: Rc<RefCell<Option<Wal<GlommioDisk>>>>,
+    snapshot_due: impl Fn() -> Option<Vec<u8>>,
+    disk: GlommioDisk,
+) -> std::io::Error {
+    while bell.recv().await.is_some() {
+        loop {
+            let batch = journal.take();
+            if batch.is_empty() {
+                break;
+            }
+            let mut log = wal
+                .borrow_mut()
+                .take()
+                .expect("the committer owns the WAL between commits");
+            let mut events = 0u64;
+            for entry in &batch {
+                for payload in &entry.events {
+                    log.append(KIND_EVENT, payload);
+                    events += 1;
+                }
+            }
+            let result = if events > 0 {
+                log.commit().await.map(|_| ())
+            } else {
+                Ok(())
+            };
+            *wal.borrow_mut() = Some(log);
+            if let Err(error) = result {
+                return error;
+            }
+            journal
+                .events_since_snapshot
+                .set(journal.events_since_snapshot.get() + events);
+            journal.in_flight.set(journal.in_flight.get() - batch.len());
+            for entry in batch {
+                let _ = entry.done.send(());
+            }
+            if let Some(image) = snapshot_due() {
+                let lsn = wal
+                    .borrow()
+                    .as_ref()
+                    .expect("the WAL is back")
+                    .durable_lsn();
+                if let Err(error) = snapshot::write_snapshot(&disk, lsn, &image)
+                    .await
+                    .map(|_| ())
+                {
+                    return error;
+                }
+                journal.events_since_snapshot.set(0);
+                tracing::info!(lsn = lsn.0, bytes = image.len(), "snapshot written");
+            }
+        }
+    }
+    std::io::Error::other("the journal closed")
+}

@@ -1,0 +1,11 @@
+//! Scenario tests on [`MemDisk`](crate::MemDisk), one file per behaviour.
+
+mod commit;
+mod corruption;
+mod detection_property;
+mod io_errors;
+mod prefix_property;
+mod rollover;
+mod snapshots;
+mod support;
+mod torn_tail;
