@@ -214,7 +214,11 @@ fn acknowledged_changes_survive_kill_9_and_resharding() {
         }
     }));
     for round in 0..5 {
-        let shards = if rng.next().is_multiple_of(3) { "1" } else { "2" };
+        let shards = if rng.next().is_multiple_of(3) {
+            "1"
+        } else {
+            "2"
+        };
         let server = Server::start_in(&dir, &args(shards));
         verify(&server, &acked.lock().unwrap());
         let stop = Arc::new(AtomicBool::new(false));

@@ -37,13 +37,7 @@ pub fn prepare(
         }
         Some(meta) if meta.shards == shards => meta,
         Some(old) => {
-            let generation = repartition(
-                data_dir.to_path_buf(),
-                old,
-                shards,
-                *options,
-                truncate,
-            )?;
+            let generation = repartition(data_dir.to_path_buf(), old, shards, *options, truncate)?;
             tracing::info!(
                 from = old.shards,
                 to = shards,
