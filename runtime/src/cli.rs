@@ -115,6 +115,9 @@ pub struct ServeArgs {
     /// Events after which a shard writes a snapshot [default: 100000].
     #[arg(long, env = "SIPBRAIN_SNAPSHOT_EVENTS")]
     pub snapshot_events: Option<u64>,
+    /// Event bytes after which a shard writes a snapshot [default: 268435456].
+    #[arg(long, env = "SIPBRAIN_SNAPSHOT_BYTES")]
+    pub snapshot_bytes: Option<u64>,
     /// WAL segment size, bytes [default: 67108864].
     #[arg(long, env = "SIPBRAIN_SEGMENT_BYTES")]
     pub segment_bytes: Option<u64>,

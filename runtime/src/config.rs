@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub io_memory_bytes: Option<usize>,
     pub spin_before_park_us: Option<u64>,
     pub snapshot_events: Option<u64>,
+    pub snapshot_bytes: Option<u64>,
     pub segment_bytes: Option<u64>,
 }
 
@@ -60,6 +61,7 @@ pub struct Config {
     pub io_memory_bytes: usize,
     pub spin_before_park_us: u64,
     pub snapshot_events: u64,
+    pub snapshot_bytes: u64,
     pub segment_bytes: u64,
     pub recover_truncate: bool,
 }
@@ -147,6 +149,10 @@ impl Config {
                 .snapshot_events
                 .or(file.snapshot_events)
                 .unwrap_or(100_000),
+            snapshot_bytes: args
+                .snapshot_bytes
+                .or(file.snapshot_bytes)
+                .unwrap_or(256 << 20),
             segment_bytes: args
                 .segment_bytes
                 .or(file.segment_bytes)
@@ -165,6 +171,7 @@ impl Config {
             ("forward_queue_max", self.forward_queue_max),
             ("connections_max", self.connections_max),
             ("snapshot_events", self.snapshot_events as usize),
+            ("snapshot_bytes", self.snapshot_bytes as usize),
         ];
         for (name, value) in positive {
             if value == 0 {

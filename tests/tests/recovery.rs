@@ -153,3 +153,42 @@ fn wal_inspect_prints_the_records_of_a_shard() {
     assert_eq!(missing.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn snapshots_are_taken_as_the_log_grows_and_recovery_uses_them() {
+    let dir = temp_dir("snapshots");
+    let with_snapshots = [args(), vec!["--snapshot-events", "5"]].concat();
+    let server = Server::start_in(&dir, &with_snapshots);
+    let mut client = server.client();
+    for n in 0..20 {
+        let id = format!("acc_snap{n}");
+        let doc = json!({"id": id, "domains": [{"domain": format!("snap{n}.example")}]});
+        assert_eq!(
+            client
+                .request("PUT", &format!("/admin/accounts/{id}"), &ADMIN, Some(&doc))
+                .status,
+            200
+        );
+    }
+    server.kill9();
+    let shard = dir.join("gen-1").join("shard-0");
+    let snapshots: Vec<String> = std::fs::read_dir(&shard)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".snap"))
+        .collect();
+    assert_eq!(
+        snapshots.len(),
+        1,
+        "one snapshot kept, older ones removed: {snapshots:?}"
+    );
+    let server = Server::start_in(&dir, &with_snapshots);
+    let mut client = server.client();
+    for n in 0..20 {
+        let reply = client.request("GET", &format!("/admin/accounts/acc_snap{n}"), &ADMIN, None);
+        assert_eq!(reply.status, 200, "acc_snap{n} after snapshot + WAL replay");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

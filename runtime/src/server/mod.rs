@@ -177,6 +177,7 @@ async fn shard_main(
         wal.clone(),
         opened.disk.clone(),
         plan.config.snapshot_events,
+        plan.config.snapshot_bytes,
     );
     shared.recovered.fetch_add(1, Ordering::AcqRel);
     if id == sipbrain_core::api::CONTROL_SHARD {
@@ -202,6 +203,7 @@ fn spawn_committer(
     wal: Rc<RefCell<Option<sipbrain_storage::wal::Wal<store::disk::GlommioDisk>>>>,
     disk: store::disk::GlommioDisk,
     snapshot_events: u64,
+    snapshot_bytes: u64,
 ) {
     let node = node.clone();
     glommio::spawn_local(async move {
@@ -210,9 +212,10 @@ fn spawn_committer(
             bell,
             wal.clone(),
             || {
-                (node.journal.events_since_snapshot.get() >= snapshot_events
-                    && node.journal.is_idle())
-                .then(|| node.image())
+                let journal = &node.journal;
+                let due = journal.events_since_snapshot.get() >= snapshot_events
+                    || journal.bytes_since_snapshot.get() >= snapshot_bytes;
+                (due && journal.is_idle()).then(|| node.image())
             },
             disk,
         )

@@ -33,6 +33,8 @@ pub struct Journal {
     doorbell: LocalSender<()>,
     /// Events made durable since the last snapshot.
     pub events_since_snapshot: Cell<u64>,
+    /// Event bytes made durable since the last snapshot.
+    pub bytes_since_snapshot: Cell<u64>,
 }
 
 impl Journal {
@@ -44,6 +46,7 @@ impl Journal {
             in_flight: Cell::new(0),
             doorbell,
             events_since_snapshot: Cell::new(0),
+            bytes_since_snapshot: Cell::new(0),
         };
         (Rc::new(journal), bell)
     }
@@ -96,11 +99,12 @@ pub async fn run_committer(
                 .borrow_mut()
                 .take()
                 .expect("the committer owns the WAL between commits");
-            let mut events = 0u64;
+            let (mut events, mut bytes) = (0u64, 0u64);
             for entry in &batch {
                 for payload in &entry.events {
                     log.append(KIND_EVENT, payload);
                     events += 1;
+                    bytes += payload.len() as u64;
                 }
             }
             let result = if events > 0 {
@@ -115,6 +119,9 @@ pub async fn run_committer(
             journal
                 .events_since_snapshot
                 .set(journal.events_since_snapshot.get() + events);
+            journal
+                .bytes_since_snapshot
+                .set(journal.bytes_since_snapshot.get() + bytes);
             journal.in_flight.set(journal.in_flight.get() - batch.len());
             for entry in batch {
                 let _ = entry.done.send(());
@@ -132,6 +139,7 @@ pub async fn run_committer(
                     return error;
                 }
                 journal.events_since_snapshot.set(0);
+                journal.bytes_since_snapshot.set(0);
                 tracing::info!(lsn = lsn.0, bytes = image.len(), "snapshot written");
             }
         }
