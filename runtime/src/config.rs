@@ -184,6 +184,12 @@ impl Config {
         if self.segment_bytes < (1 << 20) || !self.segment_bytes.is_multiple_of(4096) {
             return Err("segment_bytes must be at least 1048576 and a multiple of 4096".into());
         }
+        if self.auth_fail_threshold > limits::AUTH_FAILURES_PER_IP_MAX {
+            let max = limits::AUTH_FAILURES_PER_IP_MAX;
+            return Err(format!(
+                "auth_fail_threshold must be at most {max} (failures kept per IP)"
+            ));
+        }
         if self.io_memory_bytes < 64 * 1024 {
             return Err("io_memory_bytes must be at least 65536 (glommio's minimum)".into());
         }

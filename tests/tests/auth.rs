@@ -170,8 +170,14 @@ fn rfc2069_without_qop_verifies() {
         "method": "REGISTER", "username": BOB, "realm": ACME_REALM, "nonce": nonce, "uri": uri,
         "response": response_no_qop(&key, &nonce, "REGISTER", &uri),
     });
-    let reply = auth(&mut client, body);
+    let reply = auth(&mut client, body.clone());
     assert_eq!(reply.status, 200, "{:?}", reply.json());
+    let again = auth(&mut client, body);
+    assert_eq!(
+        again.code(),
+        "nonce_replay",
+        "without qop a brain nonce is single-use"
+    );
 }
 
 #[test]

@@ -207,7 +207,7 @@ impl Verified<'_> {
             Verified::Good { account, device } => (account, device),
         };
         let mut events = Vec::new();
-        if let Some(nc) = &fields.nc {
+        if let Some(nc) = replay_key(shard, request, fields) {
             let expires_at =
                 match nonce::origin(&shard.config().nonce_key, &fields.nonce, &request.realm) {
                     NonceOrigin::Ours { issued_at } => {
@@ -219,7 +219,7 @@ impl Verified<'_> {
                 };
             events.push(Event::NonceUsed {
                 nonce: fields.nonce.clone(),
-                nc: nc.to_ascii_lowercase(),
+                nc,
                 at: now,
                 expires_at,
             });
@@ -284,11 +284,8 @@ fn verify<'a>(
             return Ok(Verified::Stale);
         }
     }
-    if let Some(nc) = &fields.nc {
-        if shard
-            .replays()
-            .seen(&fields.nonce, &nc.to_ascii_lowercase(), now)
-        {
+    if let Some(nc) = replay_key(shard, request, fields) {
+        if shard.replays().seen(&fields.nonce, &nc, now) {
             return Err(ApiError::new(
                 401,
                 "nonce_replay",
@@ -297,6 +294,19 @@ fn verify<'a>(
         }
     }
     Ok(Verified::Good { account, device })
+}
+
+/// The nonce-count a use of this nonce is remembered under: `nc` with qop;
+/// without qop (RFC 2069) a brain-issued nonce is single-use (key ""), and
+/// a foreign one is the SIP layer's to police.
+fn replay_key(shard: &Shard, request: &AuthRequest, fields: &DigestFields) -> Option<String> {
+    match &fields.nc {
+        Some(nc) => Some(nc.to_ascii_lowercase()),
+        None => match nonce::origin(&shard.config().nonce_key, &fields.nonce, &request.realm) {
+            NonceOrigin::Ours { .. } => Some(String::new()),
+            NonceOrigin::Foreign => None,
+        },
+    }
 }
 
 /// A 401 carrying a fresh challenge for the request's realm.

@@ -100,7 +100,9 @@ pub fn check(
         Class::Agent => check_agent(config, req),
         Class::Admin => check_admin(config, req),
         Class::Debug => {
-            if inside(&config.debug_cidrs, peer, true) {
+            // Loopback always; then the list; then the admin token.
+            let listed = !config.debug_cidrs.is_empty() && inside(&config.debug_cidrs, peer, false);
+            if canonical(peer).is_loopback() || listed {
                 return Ok(Verdict::Pass);
             }
             check_admin(config, req)
@@ -226,4 +228,87 @@ fn forbidden_source(peer: IpAddr) -> ApiError {
         "forbidden",
         format!("source {peer} is not allowed for this endpoint"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: crate::http::Method::Get,
+            path: "/debug".into(),
+            query: String::new(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: Vec::new(),
+            keep_alive: true,
+        }
+    }
+
+    fn config() -> GateConfig {
+        GateConfig {
+            admin_token: Some(Secret::new("admin-token-0123456789")),
+            debug_cidrs: vec!["10.9.0.0/16".parse().unwrap()],
+            ..GateConfig::default()
+        }
+    }
+
+    #[test]
+    fn debug_takes_loopback_the_list_or_the_admin_token() {
+        let config = config();
+        let outside: IpAddr = "192.0.2.1".parse().unwrap();
+        let check = |peer: &str, headers: &[(&str, &str)]| {
+            super::check(
+                Class::Debug,
+                &config,
+                peer.parse().unwrap(),
+                &request(headers),
+            )
+            .map_err(|e| e.status)
+        };
+        assert_eq!(check("127.0.0.1", &[]), Ok(Verdict::Pass));
+        assert_eq!(check("::ffff:127.0.0.1", &[]), Ok(Verdict::Pass));
+        assert_eq!(check("10.9.3.4", &[]), Ok(Verdict::Pass));
+        assert_eq!(check(&outside.to_string(), &[]), Err(401));
+        assert_eq!(
+            check(&outside.to_string(), &[("x-admin-token", "nope")]),
+            Err(403)
+        );
+        assert_eq!(
+            check(
+                &outside.to_string(),
+                &[("x-admin-token", "admin-token-0123456789")]
+            ),
+            Ok(Verdict::Pass)
+        );
+    }
+
+    #[test]
+    fn media_needs_a_listed_source_then_the_edge_token() {
+        let config = GateConfig {
+            edge_token: Some(Secret::new("edge-token-0123456789")),
+            ..GateConfig::default()
+        };
+        let check = |peer: &str, headers: &[(&str, &str)]| {
+            super::check(
+                Class::Media,
+                &config,
+                peer.parse().unwrap(),
+                &request(headers),
+            )
+            .map_err(|e| e.status)
+        };
+        assert_eq!(
+            check("192.0.2.1", &[("x-edge-token", "edge-token-0123456789")]),
+            Err(403)
+        );
+        assert_eq!(check("127.0.0.1", &[]), Err(401));
+        assert_eq!(
+            check("127.0.0.1", &[("x-edge-token", "edge-token-0123456789")]),
+            Ok(Verdict::Pass)
+        );
+    }
 }

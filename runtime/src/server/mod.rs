@@ -72,7 +72,17 @@ pub fn run(plan: Plan) -> Result<(), String> {
             .io_memory(plan.config.io_memory_bytes)
             .spin_before_park(Duration::from_micros(plan.config.spin_before_park_us));
         let handle = builder
-            .spawn(move || async move { shard_main(id, plan, shared, requests, replies).await })
+            .spawn(move || async move {
+                let result = shard_main(id, plan, shared, requests, replies).await;
+                // A shard that cannot start (refused recovery, a port in
+                // use) stops the whole process: the others would wait for
+                // it forever.
+                if let Err(message) = &result {
+                    eprintln!("error: shard {id}: {message}");
+                    std::process::exit(1);
+                }
+                result
+            })
             .map_err(|e| format!("cannot start executor {id}: {e}"))?;
         handles.push(handle);
     }
@@ -131,9 +141,12 @@ async fn shard_main(
         let node = node.clone();
         glommio::spawn_local(async move {
             while let Some(message) = stream.recv().await {
+                // Directory broadcasts apply inline, in arrival order.
                 // Forwarded calls run concurrently so they share group
                 // commits; past the bound, one at a time (backpressure).
-                if node.forwarded.get() < forwarded_max {
+                let concurrent = matches!(message, mesh::ToShard::Call { .. })
+                    && node.forwarded.get() < forwarded_max;
+                if concurrent {
                     let node = node.clone();
                     node.forwarded.set(node.forwarded.get() + 1);
                     glommio::spawn_local(async move {
@@ -235,7 +248,9 @@ async fn final_snapshot(
     wal: &Rc<RefCell<Option<sipbrain_storage::wal::Wal<store::disk::GlommioDisk>>>>,
     disk: &store::disk::GlommioDisk,
 ) {
-    if node.journal.events_since_snapshot.get() == 0 || !node.journal.is_idle() {
+    let journal = &node.journal;
+    let busy = !journal.is_idle() || journal.snapshotting.get();
+    if journal.events_since_snapshot.get() == 0 || busy {
         return;
     }
     let Some(lsn) = wal.borrow().as_ref().map(|w| w.durable_lsn()) else {

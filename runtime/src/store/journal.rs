@@ -35,6 +35,8 @@ pub struct Journal {
     pub events_since_snapshot: Cell<u64>,
     /// Event bytes made durable since the last snapshot.
     pub bytes_since_snapshot: Cell<u64>,
+    /// The committer is writing a snapshot (the shutdown one must wait).
+    pub snapshotting: Cell<bool>,
 }
 
 impl Journal {
@@ -47,6 +49,7 @@ impl Journal {
             doorbell,
             events_since_snapshot: Cell::new(0),
             bytes_since_snapshot: Cell::new(0),
+            snapshotting: Cell::new(false),
         };
         (Rc::new(journal), bell)
     }
@@ -79,8 +82,8 @@ impl Journal {
 }
 
 /// Commits whatever is queued whenever the doorbell rings, and writes a
-/// snapshot when `snapshot_due` hands it an image (only asked while the
-/// journal is idle, so the image holds nothing that is not durable).
+/// snapshot when `snapshot_due` hands it an image (asked just before a
+/// batch is taken, and written once that batch is durable).
 /// Returns (to stop the process) only on a disk error.
 pub async fn run_committer(
     journal: Rc<Journal>,
@@ -91,58 +94,84 @@ pub async fn run_committer(
 ) -> std::io::Error {
     while bell.recv().await.is_some() {
         loop {
+            // Taken together, without a pause: every applied event is now
+            // either durable or in `batch`, so the image is exactly the
+            // state at the end of this batch's commit.
+            let image = snapshot_due();
             let batch = journal.take();
-            if batch.is_empty() {
+            if batch.is_empty() && image.is_none() {
                 break;
             }
-            let mut log = wal
-                .borrow_mut()
-                .take()
-                .expect("the committer owns the WAL between commits");
-            let (mut events, mut bytes) = (0u64, 0u64);
-            for entry in &batch {
-                for payload in &entry.events {
-                    log.append(KIND_EVENT, payload);
-                    events += 1;
-                    bytes += payload.len() as u64;
-                }
-            }
-            let result = if events > 0 {
-                log.commit().await.map(|_| ())
-            } else {
-                Ok(())
-            };
-            *wal.borrow_mut() = Some(log);
-            if let Err(error) = result {
+            if let Err(error) = commit_batch(&journal, &wal, batch).await {
                 return error;
             }
-            journal
-                .events_since_snapshot
-                .set(journal.events_since_snapshot.get() + events);
-            journal
-                .bytes_since_snapshot
-                .set(journal.bytes_since_snapshot.get() + bytes);
-            journal.in_flight.set(journal.in_flight.get() - batch.len());
-            for entry in batch {
-                let _ = entry.done.send(());
-            }
-            if let Some(image) = snapshot_due() {
-                let lsn = wal
-                    .borrow()
-                    .as_ref()
-                    .expect("the WAL is back")
-                    .durable_lsn();
-                if let Err(error) = snapshot::write_snapshot(&disk, lsn, &image)
-                    .await
-                    .map(|_| ())
-                {
+            if let Some(image) = image {
+                if let Err(error) = write_image(&journal, &wal, &disk, &image).await {
                     return error;
                 }
-                journal.events_since_snapshot.set(0);
-                journal.bytes_since_snapshot.set(0);
-                tracing::info!(lsn = lsn.0, bytes = image.len(), "snapshot written");
             }
         }
     }
     std::io::Error::other("the journal closed")
+}
+
+/// Appends a batch's events, commits them (one write, one sync), releases
+/// its waiters in order.
+async fn commit_batch(
+    journal: &Journal,
+    wal: &RefCell<Option<Wal<GlommioDisk>>>,
+    batch: Vec<Entry>,
+) -> std::io::Result<()> {
+    let mut log = wal
+        .borrow_mut()
+        .take()
+        .expect("the committer owns the WAL between commits");
+    let (mut events, mut bytes) = (0u64, 0u64);
+    for entry in &batch {
+        for payload in &entry.events {
+            log.append(KIND_EVENT, payload);
+            events += 1;
+            bytes += payload.len() as u64;
+        }
+    }
+    let result = if events > 0 {
+        log.commit().await.map(|_| ())
+    } else {
+        Ok(())
+    };
+    *wal.borrow_mut() = Some(log);
+    result?;
+    journal
+        .events_since_snapshot
+        .set(journal.events_since_snapshot.get() + events);
+    journal
+        .bytes_since_snapshot
+        .set(journal.bytes_since_snapshot.get() + bytes);
+    journal.in_flight.set(journal.in_flight.get() - batch.len());
+    for entry in batch {
+        let _ = entry.done.send(());
+    }
+    Ok(())
+}
+
+/// Writes a snapshot of the state at the WAL's durable lsn.
+async fn write_image(
+    journal: &Journal,
+    wal: &RefCell<Option<Wal<GlommioDisk>>>,
+    disk: &GlommioDisk,
+    image: &[u8],
+) -> std::io::Result<()> {
+    let lsn = wal
+        .borrow()
+        .as_ref()
+        .expect("the WAL is back")
+        .durable_lsn();
+    journal.snapshotting.set(true);
+    let result = snapshot::write_snapshot(disk, lsn, image).await;
+    journal.snapshotting.set(false);
+    result?;
+    journal.events_since_snapshot.set(0);
+    journal.bytes_since_snapshot.set(0);
+    tracing::info!(lsn = lsn.0, bytes = image.len(), "snapshot written");
+    Ok(())
 }

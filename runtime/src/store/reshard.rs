@@ -27,6 +27,7 @@ pub fn prepare(
 ) -> Result<u64, String> {
     let meta = match layout::read_meta(data_dir)? {
         None => {
+            refuse_orphan_generations(data_dir)?;
             let meta = Meta {
                 format: FORMAT,
                 generation: 1,
@@ -130,4 +131,22 @@ async fn repartition_async(
         },
     )?;
     Ok(generation)
+}
+
+/// A data dir with generation directories but no `meta.json` was not made
+/// by a clean first start (a partial copy, a lost file): refuse rather than
+/// start empty and delete the data.
+fn refuse_orphan_generations(data_dir: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(data_dir)
+        .map_err(|e| format!("cannot list {}: {e}", data_dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("gen-") {
+            return Err(format!(
+                "{} holds {name} but no meta.json: refusing to start on a partial store",
+                data_dir.display()
+            ));
+        }
+    }
+    Ok(())
 }
