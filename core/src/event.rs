@@ -7,7 +7,7 @@
 //! to these types needs a new WAL format version.
 
 use crate::time::Millis;
-use std::net::{IpAddr, Ipv6Addr};
+use core::net::{IpAddr, Ipv6Addr};
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]

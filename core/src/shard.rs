@@ -266,11 +266,11 @@ mod tests {
                 expires_at: Millis(900),
             },
             Event::AuthFailed {
-                ip: Ip::from(std::net::IpAddr::from([192, 0, 2, 1])),
+                ip: Ip::from(core::net::IpAddr::from([192, 0, 2, 1])),
                 at: Millis(7),
             },
             Event::AuthFailed {
-                ip: Ip::from(std::net::IpAddr::from([192, 0, 2, 1])),
+                ip: Ip::from(core::net::IpAddr::from([192, 0, 2, 1])),
                 at: Millis(9),
             },
         ]
@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(rebuilt.accounts, original.accounts);
         assert_eq!(rebuilt.directory, original.directory);
         assert!(rebuilt.replays.seen("n1", "00000001", Millis(10)));
-        let ip = std::net::IpAddr::from([192, 0, 2, 1]);
+        let ip = core::net::IpAddr::from([192, 0, 2, 1]);
         assert_eq!(rebuilt.failures.count(ip, Millis(10), 60_000), 2);
         assert_eq!(
             rebuilt.image(),

@@ -52,7 +52,13 @@ pub fn segment_name(segment_id: u64) -> String {
 
 /// The id in a segment file name, or `None` for any other name.
 pub fn parse_segment_name(name: &str) -> Option<u64> {
-    let hex = name.strip_prefix("wal-")?.strip_suffix(".seg")?;
+    parse_hex_name(name, "wal-", ".seg")
+}
+
+/// The number in `<prefix><16 lower-case hex digits><suffix>`, the shape of
+/// every file name the store writes; `None` for any other name.
+pub fn parse_hex_name(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
+    let hex = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
     if hex.len() != 16
         || !hex
             .bytes()

@@ -78,15 +78,7 @@ pub fn snapshot_name(lsn: Lsn) -> String {
 
 /// The lsn in a snapshot file name, or `None` for any other name.
 pub fn parse_snapshot_name(name: &str) -> Option<Lsn> {
-    let hex = name.strip_prefix("snapshot-")?.strip_suffix(".snap")?;
-    if hex.len() != 16
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    u64::from_str_radix(hex, 16).ok().map(Lsn)
+    crate::segment::parse_hex_name(name, "snapshot-", ".snap").map(Lsn)
 }
 
 /// The snapshot file's bytes: header, body, zeros to whole sectors.

@@ -253,7 +253,7 @@ pub fn host_port(path: &str, value: &str) -> Checked {
         let Some((v6, after)) = rest.split_once(']') else {
             return bad();
         };
-        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+        if v6.parse::<core::net::Ipv6Addr>().is_err() {
             return bad();
         }
         match after {

@@ -145,6 +145,6 @@ fn canonical_cidr(value: &str) -> Option<String> {
     if let Ok(net) = value.parse::<ipnet::IpNet>() {
         return Some(net.trunc().to_string());
     }
-    let address = value.parse::<std::net::IpAddr>().ok()?;
+    let address = value.parse::<core::net::IpAddr>().ok()?;
     Some(ipnet::IpNet::from(address).to_string())
 }

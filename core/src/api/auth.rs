@@ -20,8 +20,8 @@ use crate::event::Event;
 use crate::limits::{DIGEST_FIELD_BYTES_MAX, DOMAIN_BYTES_MAX};
 use crate::shard::{Decision, Shard};
 use crate::time::Millis;
+use core::net::IpAddr;
 use serde_json::{json, Map, Value};
-use std::net::IpAddr;
 
 /// A decoded /auth request.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,9 +15,9 @@
 use super::error::ApiError;
 use crate::directory::Directory;
 use crate::http::Request;
+use core::net::IpAddr;
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
-use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 /// The endpoint classes of the gating table.

@@ -15,11 +15,11 @@ pub mod route_table;
 
 use crate::directory::{owner_shard, Directory};
 use crate::http::{decode_body, Request, Response};
+use core::net::IpAddr;
 pub use error::ApiError;
 use gate::{GateConfig, Verdict};
 pub use route_table::Endpoint;
 use serde_json::{Map, Value};
-use std::net::IpAddr;
 
 /// The shard that runs provisioning and holds the authoritative directory.
 pub const CONTROL_SHARD: usize = 0;

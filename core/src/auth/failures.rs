@@ -2,9 +2,9 @@
 
 use crate::limits::{AUTH_FAILURES_PER_IP_MAX, AUTH_FAILURE_IPS_MAX};
 use crate::time::Millis;
+use core::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::IpAddr;
 
 /// Failure timestamps per IP, bounded by
 /// [`crate::limits::AUTH_FAILURE_IPS_MAX`] and
@@ -177,8 +177,8 @@ impl TryFrom<FailureSnapshot> for FailureCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr};
     use proptest::prelude::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn ip(n: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(198, 51, 100, n))
