@@ -75,6 +75,9 @@ impl Event {
     }
 }
 
+/// The WAL record kind of an encoded event (the only kind the brain logs).
+pub const RECORD_KIND: u16 = 1;
+
 /// The event's archive bytes (what the WAL stores).
 pub fn encode(event: &Event) -> Vec<u8> {
     let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(event).expect("events always serialize");

@@ -33,5 +33,7 @@ pub mod event;
 pub mod http;
 pub mod limits;
 pub mod number;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod shard;
 pub mod time;

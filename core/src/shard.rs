@@ -51,8 +51,8 @@ impl Decision {
     }
 }
 
-/// One shard's state.
-#[derive(Debug)]
+/// One shard's state. `Clone` lets the simulator keep a reference copy.
+#[derive(Clone, Debug)]
 pub struct Shard {
     config: ShardConfig,
     directory: Directory,

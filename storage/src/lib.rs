@@ -143,8 +143,11 @@
 pub mod disk;
 pub mod flush;
 pub mod frame;
+pub mod group;
 pub mod lsn;
 pub mod mem_disk;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod recovery;
 pub mod report;
 pub mod scan;
@@ -153,6 +156,7 @@ pub mod snapshot;
 pub mod wal;
 
 pub use disk::{Disk, DiskFile, SECTOR_BYTES};
+pub use group::{Batch, GroupCommit};
 pub use lsn::Lsn;
 pub use mem_disk::{CrashPlan, MemDisk, Tear, TornRest};
 pub use recovery::{recover, RecoveryMode};

@@ -53,7 +53,7 @@ pub struct MemDisk {
     state: Rc<RefCell<State>>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct State {
     inodes: BTreeMap<u64, Inode>,
     inode_next: u64,
@@ -73,12 +73,13 @@ struct State {
     stats: MemDiskStats,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Inode {
     current: Vec<u8>,
     durable: Vec<u8>,
 }
 
+#[derive(Clone)]
 struct Pending {
     inode: u64,
     op: FileOp,
@@ -356,6 +357,16 @@ impl State {
 }
 
 impl MemDisk {
+    /// A deep, independent copy of this disk (files, unsynced operations,
+    /// armed faults): the simulator damages a copy to check detection
+    /// without touching the disk the run goes on with.
+    pub fn fork(&self) -> MemDisk {
+        let state = self.state.borrow().clone();
+        MemDisk {
+            state: Rc::new(RefCell::new(state)),
+        }
+    }
+
     /// An empty disk.
     pub fn new() -> MemDisk {
         MemDisk::default()
@@ -757,6 +768,32 @@ mod tests {
         );
         disk.crash();
         assert_eq!(disk.image("f"), sector(1));
+    }
+
+    #[test]
+    fn a_fork_is_independent_of_its_original() {
+        let disk = MemDisk::new();
+        let file = file_with(&disk, "f");
+        block_on(file.write_at(0, &sector(1))).expect("written");
+        block_on(file.sync()).expect("synced");
+        block_on(file.write_at(4096, &sector(2))).expect("written, not synced");
+        let copy = disk.fork();
+        assert_eq!(
+            copy.pending_ops().len(),
+            1,
+            "unsynced operations are copied"
+        );
+        copy.flip_bit("f", 0, 0);
+        assert_eq!(disk.image("f"), sector(1), "damage to the copy stays there");
+        assert_eq!(copy.image("f")[0], 0);
+        disk.crash();
+        assert_eq!(
+            copy.pending_ops().len(),
+            1,
+            "a crash of the original leaves the copy"
+        );
+        copy.crash();
+        assert_eq!(copy.image("f").len(), 4096);
     }
 
     #[test]

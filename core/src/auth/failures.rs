@@ -66,9 +66,14 @@ impl FailureCounter {
     }
 
     /// Records a failure of `ip` at `at`, dropping entries older than
-    /// `window_ms` (relative to `at`), then the oldest ones past the per-IP
-    /// cap; a new IP past the IP cap evicts the IP whose latest failure is
-    /// the oldest. With a cap of 0 nothing is stored.
+    /// `window_ms` before that IP's newest failure (`at` itself when it is
+    /// that old), then the oldest ones past the per-IP cap; a new IP past
+    /// the IP cap evicts the IP whose latest failure is the oldest. With a
+    /// cap of 0 nothing is stored.
+    ///
+    /// The kept failures depend on which were recorded, not on the order:
+    /// a wall clock that stepped back (across a restart) cannot make a
+    /// counter rebuilt from a snapshot differ from the one that was saved.
     pub fn record(&mut self, ip: IpAddr, at: Millis, window_ms: u64) {
         if self.ips_max == 0 || self.per_ip_max == 0 {
             return;
@@ -85,14 +90,22 @@ impl FailureCounter {
         if let Some(last) = failures.back() {
             self.by_last.remove(&(*last, ip));
         }
-        failures.retain(|t| within(*t, at, window_ms));
-        let position = failures.partition_point(|t| *t <= at);
-        failures.insert(position, at);
+        let newest = failures.back().map_or(at, |last| (*last).max(at));
+        failures.retain(|t| within(*t, newest, window_ms));
+        if within(at, newest, window_ms) {
+            let position = failures.partition_point(|t| *t <= at);
+            failures.insert(position, at);
+        }
         while failures.len() > self.per_ip_max {
             failures.pop_front();
         }
-        if let Some(last) = failures.back() {
-            self.by_last.insert((*last, ip));
+        match failures.back() {
+            Some(last) => {
+                self.by_last.insert((*last, ip));
+            }
+            None => {
+                self.per_ip.remove(&ip);
+            }
         }
     }
 
@@ -196,6 +209,26 @@ mod tests {
         assert_eq!(counter.count(ip(1), Millis(90), 60), 0);
         assert_eq!(counter.count(ip(2), Millis(30), 60), 0);
         assert_eq!(counter.len(), 1);
+    }
+
+    #[test]
+    fn the_order_of_recording_does_not_change_what_is_kept() {
+        // A wall clock that stepped back: a failure at 100 s recorded before
+        // failures at 10 s. Replaying them sorted (as a snapshot does) must
+        // give the same counter.
+        let times = [100_000, 10_000, 10_000, 99_000, 5_000];
+        let mut live = FailureCounter::default();
+        for at in times {
+            live.record(ip(1), Millis(at), 60_000);
+        }
+        let mut sorted = times;
+        sorted.sort();
+        let mut rebuilt = FailureCounter::default();
+        for at in sorted {
+            rebuilt.record(ip(1), Millis(at), 60_000);
+        }
+        assert_eq!(live, rebuilt);
+        assert_eq!(live.count(ip(1), Millis(100_000), 60_000), 2);
     }
 
     #[test]

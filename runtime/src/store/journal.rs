@@ -11,25 +11,19 @@ use super::disk::GlommioDisk;
 use futures_channel::oneshot;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use sipbrain_core::event::{self, Event};
+use sipbrain_storage::group::{Batch, GroupCommit};
 use sipbrain_storage::snapshot;
 use sipbrain_storage::wal::Wal;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// WAL record kind of an rkyv-encoded [`Event`].
-pub const KIND_EVENT: u16 = 1;
+pub const KIND_EVENT: u16 = event::RECORD_KIND;
 
-/// Events of one request, and who waits for them to be durable.
-struct Entry {
-    events: Vec<Vec<u8>>,
-    done: oneshot::Sender<()>,
-}
-
-/// The shard's side of group commit.
+/// The shard's side of group commit (the bookkeeping is
+/// [`GroupCommit`], shared with the simulator).
 pub struct Journal {
-    queue: RefCell<Vec<Entry>>,
-    /// Entries queued or being committed.
-    in_flight: Cell<usize>,
+    group: RefCell<GroupCommit<oneshot::Sender<()>>>,
     doorbell: LocalSender<()>,
     /// Events made durable since the last snapshot.
     pub events_since_snapshot: Cell<u64>,
@@ -44,8 +38,7 @@ impl Journal {
     pub fn new() -> (Rc<Journal>, LocalReceiver<()>) {
         let (doorbell, bell) = local_channel::new_unbounded();
         let journal = Journal {
-            queue: RefCell::new(Vec::new()),
-            in_flight: Cell::new(0),
+            group: RefCell::new(GroupCommit::new()),
             doorbell,
             events_since_snapshot: Cell::new(0),
             bytes_since_snapshot: Cell::new(0),
@@ -58,13 +51,11 @@ impl Journal {
     /// and everything queued before them, are durable. With no events and
     /// nothing in flight it returns at once.
     pub async fn durable(&self, events: &[Event]) {
-        if events.is_empty() && self.in_flight.get() == 0 {
+        let (done, wait) = oneshot::channel();
+        let records = events.iter().map(event::encode).collect();
+        if self.group.borrow_mut().push(records, done).is_some() {
             return;
         }
-        let (done, wait) = oneshot::channel();
-        let events = events.iter().map(event::encode).collect();
-        self.queue.borrow_mut().push(Entry { events, done });
-        self.in_flight.set(self.in_flight.get() + 1);
         let _ = self.doorbell.try_send(());
         // The committer never drops an entry without completing it, except
         // when the process is stopping on a disk error.
@@ -73,11 +64,11 @@ impl Journal {
 
     /// Nothing queued or being committed: everything applied is durable.
     pub fn is_idle(&self) -> bool {
-        self.in_flight.get() == 0
+        self.group.borrow().is_idle()
     }
 
-    fn take(&self) -> Vec<Entry> {
-        std::mem::take(&mut *self.queue.borrow_mut())
+    fn take(&self) -> Option<Batch<oneshot::Sender<()>>> {
+        self.group.borrow_mut().take()
     }
 }
 
@@ -99,11 +90,13 @@ pub async fn run_committer(
             // state at the end of this batch's commit.
             let image = snapshot_due();
             let batch = journal.take();
-            if batch.is_empty() && image.is_none() {
+            if batch.is_none() && image.is_none() {
                 break;
             }
-            if let Err(error) = commit_batch(&journal, &wal, batch).await {
-                return error;
+            if let Some(batch) = batch {
+                if let Err(error) = commit_batch(&journal, &wal, batch).await {
+                    return error;
+                }
             }
             if let Some(image) = image {
                 if let Err(error) = write_image(&journal, &wal, &disk, &image).await {
@@ -120,19 +113,16 @@ pub async fn run_committer(
 async fn commit_batch(
     journal: &Journal,
     wal: &RefCell<Option<Wal<GlommioDisk>>>,
-    batch: Vec<Entry>,
+    batch: Batch<oneshot::Sender<()>>,
 ) -> std::io::Result<()> {
     let mut log = wal
         .borrow_mut()
         .take()
         .expect("the committer owns the WAL between commits");
-    let (mut events, mut bytes) = (0u64, 0u64);
-    for entry in &batch {
-        for payload in &entry.events {
-            log.append(KIND_EVENT, payload);
-            events += 1;
-            bytes += payload.len() as u64;
-        }
+    let events = batch.records.len() as u64;
+    let bytes: u64 = batch.records.iter().map(|r| r.len() as u64).sum();
+    for record in &batch.records {
+        log.append(KIND_EVENT, record);
     }
     let result = if events > 0 {
         log.commit().await.map(|_| ())
@@ -147,9 +137,9 @@ async fn commit_batch(
     journal
         .bytes_since_snapshot
         .set(journal.bytes_since_snapshot.get() + bytes);
-    journal.in_flight.set(journal.in_flight.get() - batch.len());
-    for entry in batch {
-        let _ = entry.done.send(());
+    let waiters = journal.group.borrow_mut().committed(batch);
+    for done in waiters {
+        let _ = done.send(());
     }
     Ok(())
 }

@@ -1,0 +1,28 @@
+//! Known bugs the simulator must catch, planted only in builds with the
+//! `planted-bugs` feature (never a shipped build). The selector is
+//! thread-local: the simulator runs one world per thread, and tests on
+//! other threads stay clean.
+
+use std::cell::Cell;
+
+/// A bug that can be planted in core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// The digest replay check ignores the nonce count: a replayed
+    /// (nonce, nc) is accepted.
+    NonceIgnoresNc,
+}
+
+thread_local! {
+    static ACTIVE: Cell<Option<Bug>> = const { Cell::new(None) };
+}
+
+/// Plants `bug` (or clears with None) for this thread.
+pub fn plant(bug: Option<Bug>) {
+    ACTIVE.with(|active| active.set(bug));
+}
+
+/// True when `bug` is planted on this thread.
+pub fn active(bug: Bug) -> bool {
+    ACTIVE.with(|active| active.get() == Some(bug))
+}
