@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit and property tests of core, and the
-# black-box tests in tests/ against the real binary (built first).
+# Runs every test of the workspace: unit and property tests of core and
+# storage, the black-box tests in tests/ against the real binary (built
+# first), the simulator's tests (including the planted-bug test), and a
+# batch of simulator seeds derived from the commit (SIM_SECONDS, default
+# 150; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --bins
 cargo test --workspace "$@"
+# The simulator must catch each planted bug (core and storage compiled with
+# the bugs in; never a shipped build).
+cargo test -p sim --features planted-bugs --test planted
+cargo test -p sipbrain-storage --features planted-bugs --lib group
+# New seeds every commit, each reproducible with `--seed N`.
+if [ "${SIM_SECONDS:-150}" != 0 ]; then
+  commit="$(git rev-parse HEAD 2>/dev/null || echo uncommitted)"
+  cargo run -q -p sim --release -- --commit "$commit" --seconds "${SIM_SECONDS:-150}"
+fi
