@@ -27,6 +27,10 @@ pub enum Event {
     },
     /// A digest check from `ip` failed at `at`.
     AuthFailed { ip: Ip, at: Millis },
+    /// The shard's clock had reached `at`. Snapshots carry it, so a
+    /// restarted brain never decides at a time before one its state has
+    /// seen, even when the wall clock stepped back meanwhile.
+    ClockSeen { at: Millis },
 }
 
 /// An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), so the archive
@@ -143,6 +147,7 @@ mod tests {
                 ip: ip.into(),
                 at: Millis(at)
             }),
+            any::<u64>().prop_map(|at| Event::ClockSeen { at: Millis(at) }),
         ]
     }
 

@@ -61,6 +61,9 @@ pub struct Shard {
     accounts: BTreeMap<String, Account>,
     replays: ReplayCache,
     failures: FailureCounter,
+    /// The latest time any applied event carries: the floor of this
+    /// shard's clock after a restart.
+    clock_floor: Millis,
 }
 
 impl Shard {
@@ -78,6 +81,7 @@ impl Shard {
             accounts: BTreeMap::new(),
             replays: ReplayCache::default(),
             failures: FailureCounter::default(),
+            clock_floor: Millis(0),
         }
     }
 
@@ -123,10 +127,15 @@ impl Shard {
                 expires_at,
             } => {
                 self.replays.record(nonce, nc, *expires_at, *at);
+                self.clock_floor = self.clock_floor.max(*at);
             }
             Event::AuthFailed { ip, at } => {
                 self.failures
                     .record((*ip).into(), *at, self.config.auth_fail_window_ms);
+                self.clock_floor = self.clock_floor.max(*at);
+            }
+            Event::ClockSeen { at } => {
+                self.clock_floor = self.clock_floor.max(*at);
             }
         }
     }
@@ -136,6 +145,11 @@ impl Shard {
     /// image; the other shards get them from the control shard at start.
     pub fn image(&self) -> Vec<Event> {
         let mut events = Vec::new();
+        if self.clock_floor > Millis(0) {
+            events.push(Event::ClockSeen {
+                at: self.clock_floor,
+            });
+        }
         if self.config.id == CONTROL_SHARD {
             for (account_id, account) in &self.accounts {
                 let doc = account.to_json().to_string();
@@ -224,6 +238,12 @@ impl Shard {
         })
     }
 
+    /// The latest time this shard's state has seen: a restarted brain's
+    /// clock starts no earlier.
+    pub fn clock_floor(&self) -> Millis {
+        self.clock_floor
+    }
+
     pub fn replays(&self) -> &ReplayCache {
         &self.replays
     }
@@ -291,6 +311,7 @@ mod tests {
         assert!(rebuilt.replays.seen("n1", "00000001", Millis(10)));
         let ip = core::net::IpAddr::from([192, 0, 2, 1]);
         assert_eq!(rebuilt.failures.count(ip, Millis(10), 60_000), 2);
+        assert_eq!(rebuilt.clock_floor(), Millis(9), "time never goes back");
         assert_eq!(
             rebuilt.image(),
             original.image(),
@@ -305,6 +326,11 @@ mod tests {
             other.apply(&event);
         }
         assert!(other.image().iter().all(|e| !e.is_broadcast()));
-        assert_eq!(other.image().len(), 3);
+        assert_eq!(
+            other.image().len(),
+            4,
+            "the clock floor, a nonce, two failures"
+        );
+        assert_eq!(other.image()[0], Event::ClockSeen { at: Millis(9) });
     }
 }

@@ -29,9 +29,13 @@ pub mod world;
 pub use knobs::Knobs;
 pub use world::{Failure, Options, Outcome, World};
 
-/// Runs one world.
+/// Runs one world (and measures how long it took on this machine, which
+/// no result depends on).
 pub fn run(knobs: Knobs, options: Options) -> Outcome {
-    World::new(knobs, options).run()
+    let started = std::time::Instant::now();
+    let mut outcome = World::new(knobs, options).run();
+    outcome.elapsed_us = started.elapsed().as_micros() as u64;
+    outcome
 }
 
 /// The knobs of `seed`, with `steps` faulty steps when given.

@@ -56,7 +56,7 @@ fn main() {
     };
     let code = if let Some(seed) = cli.seed {
         println!("{}", knobs_for(seed, cli.steps));
-        report(&check_seed(seed, &options), None)
+        report(&check_seed(seed, &options))
     } else if let Some(commit) = &cli.commit {
         batch(
             |i| rng::seed_from_text(commit, i),
@@ -77,20 +77,15 @@ fn main() {
 }
 
 /// Prints one seed's result; 1 when it failed.
-fn report(outcome: &Outcome, seconds: Option<f64>) -> i32 {
+fn report(outcome: &Outcome) -> i32 {
     if let Some(failure) = &outcome.failure {
         println!("{failure}");
         println!("{}", knobs_for(outcome.seed, None));
         return 1;
     }
-    let rate = seconds.map_or(String::new(), |s| {
-        format!(
-            ", {:.0} req/s simulated",
-            outcome.replies as f64 / s.max(1e-9)
-        )
-    });
+    let seconds = outcome.elapsed_us as f64 / 1e6;
     println!(
-        "seed {} ok: {} steps, {} replies, {} crashes ({} fail-stops), {}/{} damaged copies refused, {} virtual s{rate}",
+        "seed {} ok: {} steps, {} replies, {} crashes ({} fail-stops), {}/{} damaged copies refused, {} virtual s in {:.2} s ({:.0} steps/s, {:.0} replies/s)",
         outcome.seed,
         outcome.steps,
         outcome.replies,
@@ -98,7 +93,10 @@ fn report(outcome: &Outcome, seconds: Option<f64>) -> i32 {
         outcome.fail_stops,
         outcome.detected,
         outcome.detect_checks,
-        outcome.virtual_ms / 1000
+        outcome.virtual_ms / 1000,
+        seconds,
+        outcome.steps as f64 / seconds.max(1e-9),
+        outcome.replies as f64 / seconds.max(1e-9)
     );
     0
 }
@@ -106,23 +104,25 @@ fn report(outcome: &Outcome, seconds: Option<f64>) -> i32 {
 /// Runs seeds until the budget is spent; stops at the first failure.
 fn batch(seed_of: impl Fn(u64) -> u64, seconds: u64, count: Option<u64>, options: &Options) -> i32 {
     let start = Instant::now();
-    let mut replies = 0u64;
+    let (mut replies, mut steps, mut run_us) = (0u64, 0u64, 0u64);
     let mut i = 0u64;
     while start.elapsed().as_secs() < seconds && count.is_none_or(|c| i < c) {
-        let seed = seed_of(i);
-        let began = Instant::now();
-        let outcome = check_seed(seed, options);
-        if report(&outcome, Some(began.elapsed().as_secs_f64())) != 0 {
-            println!("add it to sim/regressions.txt once fixed");
+        let outcome = check_seed(seed_of(i), options);
+        if report(&outcome) != 0 {
+            println!("once fixed, keep it: add the seed to sim/regressions.txt");
             return 1;
         }
         replies += outcome.replies;
+        steps += outcome.steps;
+        run_us += outcome.elapsed_us;
         i += 1;
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let faulty = run_us as f64 / 1e6;
     println!(
-        "{i} seeds passed in {elapsed:.1} s ({:.0} replies/s over all checks)",
-        replies as f64 / elapsed
+        "{i} seeds passed in {:.1} s (each: the faulty run, its replay, two calm runs); faulty runs: {steps} steps and {replies} replies in {faulty:.1} s = {:.0} steps/s, {:.0} replies/s",
+        start.elapsed().as_secs_f64(),
+        steps as f64 / faulty.max(1e-9),
+        replies as f64 / faulty.max(1e-9)
     );
     0
 }

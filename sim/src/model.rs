@@ -137,6 +137,11 @@ impl OpLog {
         self.live.clear();
     }
 
+    /// Operations that may still take effect, with their connections.
+    pub fn live(&self) -> impl Iterator<Item = (&u64, &BTreeSet<u64>)> {
+        self.live.iter()
+    }
+
     pub fn alive(&self, op: u64) -> bool {
         self.live.contains_key(&op)
     }
@@ -193,6 +198,11 @@ impl AccountSlot {
             .filter(|w| w.op >= from_op)
             .map(|w| w.state.clone())
             .collect()
+    }
+
+    /// True while a copy of some write of this account may still land.
+    pub fn writes_alive(&self, ops: &OpLog) -> bool {
+        self.writes.iter().any(|w| ops.alive(w.op))
     }
 
     /// The one state the account must be in, when only one is possible.

@@ -11,6 +11,12 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// Never answers earlier than `floor` (the latest time the recovered
+    /// state has seen).
+    pub fn raise(&self, floor: Millis) {
+        self.last.set(self.last.get().max(floor.0));
+    }
+
     pub fn now(&self) -> Millis {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -181,6 +181,7 @@ impl Node {
         for event in events {
             shard.apply(event);
         }
+        self.clock.raise(shard.clock_floor());
     }
 
     /// This shard's snapshot image, encoded.

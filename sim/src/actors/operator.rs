@@ -107,7 +107,9 @@ impl Operator {
         )
     }
 
-    /// Healed phase: once nothing sent can still land, read each account.
+    /// Healed phase: once nothing sent can still land, make each account's
+    /// state certain (writing it again if late copies left it open), then
+    /// read it back: it must be exactly that.
     fn finish(&mut self, ctx: &mut Ctx) -> Next {
         let reads = self
             .final_reads
@@ -115,10 +117,22 @@ impl Operator {
         let Some(id) = reads.last().cloned() else {
             return Next::Done;
         };
-        if ctx.model.accounts[&id].certain(ctx.ops).is_none() {
+        let slot = &ctx.model.accounts[&id];
+        if slot.writes_alive(ctx.ops) {
             return Next::Sleep(50);
         }
-        reads.pop();
+        if slot.certain(ctx.ops).is_none() {
+            let domain = slot.domain.clone();
+            let state = self.random_state(&id, &domain, ctx);
+            let op = ctx.model.new_op();
+            ctx.model.write_sent(&id, op, Some(state.clone()));
+            let request = self.put(op, &id, &state.to_doc());
+            self.intents.insert(op, Intent::Put { id, state });
+            return Next::Send(request);
+        }
+        if let Some(reads) = self.final_reads.as_mut() {
+            reads.pop();
+        }
         self.get(&id, true, ctx)
     }
 

@@ -51,9 +51,11 @@ impl Brain {
         self.run(wall_ms, out);
     }
 
-    /// The client closed `conn`; a partial request in it is dropped.
-    pub fn on_close(&mut self, conn: ConnId) {
-        self.conns.remove(&conn);
+    /// The client closed `conn`; a partial request in it is dropped. True
+    /// when a request of it is still being answered (a forwarded call may
+    /// yet be decided on its owning core).
+    pub fn on_close(&mut self, conn: ConnId) -> bool {
+        self.conns.remove(&conn).is_some_and(|c| c.busy)
     }
 
     /// Serves every connection that may have a request to start.

@@ -285,8 +285,14 @@ impl Brain {
                 node.shard.apply(event);
             }
         }
+        // A new process: its clock starts from the wall clock, but never
+        // before a time the recovered state has seen (as the runtime's).
+        self.clock_last = nodes
+            .iter()
+            .map(|n| n.shard.clock_floor().0)
+            .max()
+            .unwrap_or(0);
         self.nodes = nodes;
-        self.clock_last = 0;
         self.starts += 1;
         Ok(reports)
     }

@@ -125,6 +125,8 @@ pub struct Outcome {
     /// Hash of every account document the brain holds at the end.
     pub accounts_hash: u64,
     pub failure: Option<Failure>,
+    /// Real time the run took (not part of any hash).
+    pub elapsed_us: u64,
 }
 
 /// An actor's connection and request in flight.
@@ -448,7 +450,11 @@ impl World {
             }
             Delivery::Close => {
                 self.note(format!("conn {conn} -> brain close"));
-                self.brain.on_close(conn);
+                if self.brain.on_close(conn) {
+                    // Its call is on its way to another core: it ends when
+                    // decided there (Out::Resolved) or lost in a crash.
+                    return;
+                }
                 self.brain_gone(conn);
             }
         }
