@@ -49,6 +49,21 @@ impl Op {
         self
     }
 
+    /// An `application/x-www-form-urlencoded` body, as Kamailio's
+    /// http_client posts it.
+    pub fn form(mut self, fields: &[(&str, &str)]) -> Op {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent(k), percent(v)))
+            .collect();
+        self.body = Some(body.join("&").into_bytes());
+        self.headers.push((
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        self
+    }
+
     pub fn attempts(mut self, max: u32) -> Op {
         self.attempts_max = Some(max);
         self
@@ -83,6 +98,19 @@ impl Op {
         }
         out
     }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A parsed reply.

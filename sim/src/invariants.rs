@@ -31,26 +31,22 @@ pub struct Invariant {
 }
 
 /// Checked after every step.
-pub fn registry() -> Vec<Invariant> {
-    vec![
-        Invariant {
-            name: "acked-is-durable",
-            check: acked_is_durable,
-        },
-        Invariant {
-            name: "directory-agrees",
-            check: directory_agrees,
-        },
-    ]
-}
+pub const REGISTRY: &[Invariant] = &[
+    Invariant {
+        name: "acked-is-durable",
+        check: acked_is_durable,
+    },
+    Invariant {
+        name: "directory-agrees",
+        check: directory_agrees,
+    },
+];
 
 /// Checked once at the end of the healed phase.
-pub fn final_registry() -> Vec<Invariant> {
-    vec![Invariant {
-        name: "converged",
-        check: converged,
-    }]
-}
+pub const FINAL_REGISTRY: &[Invariant] = &[Invariant {
+    name: "converged",
+    check: converged,
+}];
 
 /// A released reply depends only on durable events.
 fn acked_is_durable(view: &View) -> Result<(), String> {
@@ -59,7 +55,7 @@ fn acked_is_durable(view: &View) -> Result<(), String> {
     }
     for (shard, ledger) in view.brain.ledgers.iter().enumerate() {
         let Some(durable) = view.brain.durable(shard) else {
-            continue; // a commit is in flight and holds the WAL
+            continue;
         };
         if ledger.acked > durable {
             return Err(format!(

@@ -84,11 +84,28 @@ impl Edge {
         }
     }
 
-    fn auth_op(&self, op: u64, body: &Value, ctx: &Ctx) -> Op {
-        Op::new(op, "auth", "POST", "/auth")
-            .header("authorization", &format!("Bearer {EDGE_TOKEN}"))
-            .json(body)
-            .attempts(ctx.knobs.edge_attempts_max)
+    /// The /auth request for `body`: JSON with parsed fields, JSON with the
+    /// raw Authorization header, or a form with it (as Kamailio's
+    /// http_client posts) — the same digest either way.
+    fn auth_op(&self, op: u64, body: &Value, ctx: &mut Ctx) -> Op {
+        let request = Op::new(op, "auth", "POST", "/auth")
+            .header("x-edge-token", EDGE_TOKEN)
+            .attempts(ctx.knobs.edge_attempts_max);
+        let Some(header) = authorization(body) else {
+            return request.json(body);
+        };
+        let method = body["method"].as_str().unwrap_or("REGISTER");
+        let source = body["sourceIp"].as_str().unwrap_or("");
+        match ctx.rng.gen_range(0..3) {
+            0 => request.json(body),
+            1 => request
+                .json(&json!({"method": method, "authorization": header, "sourceIp": source})),
+            _ => request.form(&[
+                ("method", method),
+                ("authorization", &header),
+                ("sourceIp", source),
+            ]),
+        }
     }
 
     /// Picks who to authenticate as: a modelled user (with the password of
@@ -244,6 +261,24 @@ impl Edge {
             ));
         }
     }
+}
+
+/// The Authorization header a SIP client sends for the digest fields in
+/// `body` (None for a request without credentials).
+fn authorization(body: &Value) -> Option<String> {
+    let field = |name: &str| body.get(name).and_then(Value::as_str);
+    let response = field("response")?;
+    Some(format!(
+        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", \
+         algorithm={}, qop=auth, nc={}, cnonce=\"{}\"",
+        field("username")?,
+        field("realm")?,
+        field("nonce")?,
+        field("uri")?,
+        field("algorithm")?,
+        field("nc")?,
+        field("cnonce")?,
+    ))
 }
 
 /// The answer one account state gives to `cred` with a fresh nonce.

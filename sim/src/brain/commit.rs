@@ -131,6 +131,7 @@ impl Brain {
                 why: format!("shard {shard}: WAL error: {error}"),
             });
         }
+        node.durable = wal.durable_lsn().0 as usize;
         node.wal = Some(wal);
         for waiter in node.group.committed(batch) {
             self.release(shard, waiter, out);

@@ -127,6 +127,8 @@ struct Node {
     group: GroupCommit<Waiter>,
     commit: Option<(CommitFuture, Batch<Waiter>)>,
     events_since_snapshot: u64,
+    /// The WAL's durable lsn as of the last completed commit.
+    durable: usize,
 }
 
 /// The brain process (down between a crash and the restart).
@@ -274,6 +276,7 @@ impl Brain {
                 group: GroupCommit::new(),
                 commit: None,
                 events_since_snapshot: 0,
+                durable: recovered.durable,
             });
         }
         let directory = nodes[CONTROL_SHARD].shard.directory_image();
@@ -323,11 +326,9 @@ impl Brain {
         self.nodes.iter().map(|n| &n.shard)
     }
 
-    /// Events durable in `shard`'s WAL.
+    /// Events durable in `shard`'s WAL (as of its last completed commit).
     pub fn durable(&self, shard: usize) -> Option<usize> {
-        let node = self.nodes.get(shard)?;
-        let wal = node.wal.as_ref()?;
-        Some(wal.durable_lsn().0 as usize)
+        self.nodes.get(shard).map(|node| node.durable)
     }
 
     /// Nothing queued, committing, forwarded or broadcast: quiet.

@@ -547,7 +547,7 @@ impl World {
         if let Some((name, message)) = self.violations.first().cloned() {
             return self.fail(&name, message);
         }
-        for invariant in invariants::registry() {
+        for invariant in invariants::REGISTRY {
             if let Err(message) = (invariant.check)(&self.view()) {
                 return self.fail(invariant.name, message);
             }
@@ -566,7 +566,7 @@ impl World {
     /// final state.
     fn final_checks(&mut self) {
         self.check();
-        for invariant in invariants::final_registry() {
+        for invariant in invariants::FINAL_REGISTRY {
             if let Err(message) = (invariant.check)(&self.view()) {
                 return self.fail(invariant.name, message);
             }
