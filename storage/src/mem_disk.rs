@@ -794,6 +794,9 @@ mod tests {
         );
         copy.crash();
         assert_eq!(copy.image("f").len(), 4096);
+        disk.flip_bit("f", 1, 0);
+        assert_eq!(copy.image("f")[1], 1, "damage to the original stays there");
+        assert_eq!(disk.image("f")[1], 0);
     }
 
     #[test]

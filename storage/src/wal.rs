@@ -361,6 +361,14 @@ impl<D: Disk> Wal<D> {
         self.segment_id
     }
 
+    /// Where the log ends on disk: (id of the segment being written,
+    /// sector-aligned offset in it where the next flush goes). Everything
+    /// committed lies before it; a simulator damages bytes there to test
+    /// torn-tail handling, or before it to test corruption detection.
+    pub fn tail_position(&self) -> (u64, u64) {
+        (self.segment_id, self.offset)
+    }
+
     /// The knobs in force.
     pub fn options(&self) -> WalOptions {
         self.options

@@ -352,3 +352,91 @@ fn challenge(
         )
         .with_field("www_authenticate", Value::String(header))
 }
+
+#[cfg(all(test, feature = "planted-bugs"))]
+mod planted_tests {
+    use super::*;
+    use crate::auth::nonce::NonceKey;
+    use crate::planted::{plant, Bug};
+    use crate::shard::ShardConfig;
+
+    /// One shard holding the demo account, where device 1001 already used
+    /// (nonce "n1", nc 00000001).
+    fn shard_with_a_used_nonce() -> Shard {
+        let mut shard = Shard::new(ShardConfig {
+            id: 0,
+            shards: 1,
+            nonce_key: NonceKey([7; 32]),
+            nonce_ttl_ms: 300_000,
+            auth_fail_threshold: 10,
+            auth_fail_window_ms: 60_000,
+        });
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../examples/demo/acme.json")).unwrap();
+        let account = crate::account::parse("acc_acme", &doc).unwrap();
+        shard.apply(&Event::AccountPut {
+            account_id: "acc_acme".into(),
+            doc: account.to_json().to_string(),
+        });
+        shard.apply(&Event::NonceUsed {
+            nonce: "n1".into(),
+            nc: "00000001".into(),
+            at: Millis(5),
+            expires_at: Millis(900_000),
+        });
+        shard
+    }
+
+    /// A correct digest from device 1001 (password-independent: its HA1
+    /// comes from the demo document) for (nonce "n1", nc 00000001).
+    fn replayed_request() -> (AuthRequest, DigestFields) {
+        let mut fields = DigestFields {
+            username: "1001".into(),
+            realm: "acme.sip.io".into(),
+            nonce: "n1".into(),
+            uri: "sip:acme.sip.io".into(),
+            response: String::new(),
+            qop: Some("auth".into()),
+            nc: Some("00000001".into()),
+            cnonce: Some("c1".into()),
+            algorithm: None,
+            opaque: None,
+        };
+        fields.response = digest::expected_response(
+            Algorithm::Md5,
+            "b8965344d1a7dff43ddf58eb99348256",
+            "REGISTER",
+            &fields,
+        );
+        let request = AuthRequest {
+            method: "REGISTER".into(),
+            realm: "acme.sip.io".into(),
+            fields: Some(fields.clone()),
+            algorithm: Algorithm::Md5,
+            username: Some("1001".into()),
+            source_ip: IpAddr::from([192, 0, 2, 1]),
+        };
+        (request, fields)
+    }
+
+    fn outcome(shard: &Shard) -> &'static str {
+        let (request, fields) = replayed_request();
+        match verify(shard, Millis(10), &request, &fields) {
+            Ok(Verified::Good { .. }) => "accepted",
+            Ok(Verified::Stale) => "stale",
+            Err(error) => error.code,
+        }
+    }
+
+    #[test]
+    fn nonce_ignores_nc_accepts_a_replayed_nonce_and_nc() {
+        let shard = shard_with_a_used_nonce();
+        plant(None);
+        assert_eq!(outcome(&shard), "nonce_replay");
+        plant(Some(Bug::NonceIgnoresNc));
+        let planted = outcome(&shard);
+        plant(None);
+        assert_eq!(planted, "accepted", "the planted bug lets the replay in");
+        assert_eq!(outcome(&shard), "nonce_replay", "cleared again");
+    }
+}

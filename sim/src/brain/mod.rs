@@ -300,6 +300,35 @@ impl Brain {
         Ok(reports)
     }
 
+    /// The process dies while shard `shard` recovers, after `polls` disk
+    /// operations of its recovery (removing temporary files, cutting a torn
+    /// tail, opening the WAL). True when the crash landed before that
+    /// recovery finished.
+    pub fn crash_during_recovery(
+        &mut self,
+        shard: usize,
+        polls: usize,
+        plan: impl FnMut(&MemDisk) -> CrashPlan,
+    ) -> bool {
+        assert!(!self.is_up(), "recovery runs before the brain is up");
+        let disk = SimDisk(self.disks[shard].clone());
+        let options = self.settings.wal;
+        let recovery = async move {
+            let recovered = recover(&disk, &options, RecoveryMode::Strict).await.ok()?;
+            Wal::open(disk, options, recovered.resume).await.ok()
+        };
+        let mut recovery = std::pin::pin!(recovery);
+        let mut interrupted = true;
+        for _ in 0..polls {
+            if disk::poll_once(recovery.as_mut()).is_ready() {
+                interrupted = false;
+                break;
+            }
+        }
+        self.crash(plan);
+        interrupted
+    }
+
     /// The process dies: memory, connections and messages are gone; each
     /// disk keeps what `plan` says reached it.
     pub fn crash(&mut self, mut plan: impl FnMut(&MemDisk) -> CrashPlan) {

@@ -25,6 +25,12 @@ impl World {
         }
     }
 
+    /// Crashes favour the moments that matter most: between two disk
+    /// operations of a commit (a write landed, its sync not yet).
+    pub(super) fn crash_mid_commit(&mut self) -> bool {
+        !self.healed && chance(&mut self.faults, (self.knobs.disk.p_crash * 20.0).min(0.5))
+    }
+
     /// The brain process dies now.
     pub(super) fn crash(&mut self) {
         self.outcome.crashes += 1;
@@ -57,6 +63,23 @@ impl World {
     pub(super) fn restart(&mut self) {
         if chance(&mut self.faults, self.knobs.disk.p_detect) {
             self.detect_check();
+        }
+        if !self.healed && self.knobs.disk.p_crash > 0.0 && self.faults.gen_bool(0.2) {
+            // The process dies again, in the middle of a shard's recovery.
+            let shard = self.faults.gen_range(0..self.knobs.shards);
+            let polls = self.faults.gen_range(0..12);
+            let p_tear = self.knobs.disk.p_tear;
+            let faults = &mut self.faults;
+            let interrupted = self
+                .brain
+                .crash_during_recovery(shard, polls, |disk| crash_plan(disk, p_tear, faults));
+            self.outcome.crashes += 1;
+            self.note(format!("CRASH during the recovery of shard {shard} (after {polls} disk operations; interrupted: {interrupted})"));
+            let (lo, hi) = self.knobs.restart_ms;
+            let at = self.now() + self.faults.gen_range(lo..=hi) * 1000;
+            let incarnation = self.brain.incarnation;
+            self.schedule(at, Ev::Restart { incarnation });
+            return;
         }
         match self.brain.start() {
             Ok(reports) => {

@@ -415,6 +415,13 @@ impl World {
                 }
             }
             Ev::DiskStep { incarnation, shard } => {
+                if incarnation == self.brain.incarnation
+                    && self.brain.is_up()
+                    && self.crash_mid_commit()
+                {
+                    self.note(format!("CRASH in the middle of shard {shard}'s commit"));
+                    return self.crash();
+                }
                 if incarnation == self.brain.incarnation && self.brain.is_up() {
                     self.note(format!("disk step shard {shard}"));
                     let wall = self.clocks.wall_ms();

@@ -105,3 +105,25 @@ fn recovery_of_a_new_directory_is_empty_and_opening_creates_the_first_segment() 
     assert_eq!((recovered.next_lsn, wal.segment_id()), (Lsn(1), 1));
     assert_eq!(disk.durable_names(), vec![segment_name(1)]);
 }
+
+#[test]
+fn the_tail_position_is_the_next_flush_sector() {
+    let disk = MemDisk::new();
+    let (mut wal, _) = open(&disk);
+    let sector = SECTOR_BYTES;
+    assert_eq!(wal.tail_position(), (1, sector), "after the header sector");
+    wal.append(1, &payload(1, 10));
+    assert_eq!(wal.tail_position(), (1, sector), "appends write nothing");
+    block_on(wal.commit()).expect("commits");
+    assert_eq!(wal.tail_position(), (1, 2 * sector));
+    commit(&mut wal, &[5000]);
+    assert_eq!(wal.tail_position(), (1, 4 * sector), "two sectors used");
+    drop(wal);
+    disk.crash();
+    let (wal, _) = open(&disk);
+    assert_eq!(
+        wal.tail_position(),
+        (1, 4 * sector),
+        "the same after a restart"
+    );
+}

@@ -4,6 +4,8 @@ mod commit;
 mod corruption;
 mod detection_property;
 mod io_errors;
+#[cfg(feature = "planted-bugs")]
+mod planted;
 mod prefix_property;
 mod rollover;
 mod snapshots;
