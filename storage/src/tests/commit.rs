@@ -116,7 +116,7 @@ fn the_tail_position_is_the_next_flush_sector() {
     assert_eq!(wal.tail_position(), (1, sector), "appends write nothing");
     block_on(wal.commit()).expect("commits");
     assert_eq!(wal.tail_position(), (1, 2 * sector));
-    commit(&mut wal, &[5000]);
+    commit(&mut wal, &[3000, 3000]);
     assert_eq!(wal.tail_position(), (1, 4 * sector), "two sectors used");
     drop(wal);
     disk.crash();
