@@ -11,7 +11,8 @@ cargo test --workspace "$@"
 # The simulator must catch each planted bug (core and storage compiled with
 # the bugs in; never a shipped build).
 cargo test -p sim --features planted-bugs --test planted
-cargo test -p sipbrain-storage --features planted-bugs --lib group
+cargo test -p sipbrain-storage -p sipbrain-core --lib \
+  --features sipbrain-storage/planted-bugs,sipbrain-core/planted-bugs
 # New seeds every commit, each reproducible with `--seed N`.
 if [ "${SIM_SECONDS:-150}" != 0 ]; then
   commit="$(git rev-parse HEAD 2>/dev/null || echo uncommitted)"
