@@ -105,6 +105,20 @@ fn converged(view: &View) -> Result<(), String> {
                 .ok()
                 .map(|a| a.to_json())
         });
+        let owner = sipbrain_core::directory::owner_shard(&slot.id, view.brain.settings().shards);
+        let owned = view
+            .brain
+            .shards()
+            .nth(owner)
+            .expect("running")
+            .account(&slot.id)
+            .map(|a| a.to_json());
+        if owned != held {
+            return Err(format!(
+                "{}: the owning shard {owner} holds another copy than the control shard",
+                slot.id
+            ));
+        }
         if held != expected {
             return Err(format!(
                 "{}: the brain holds {:?}, the model says {:?}",

@@ -133,8 +133,8 @@ impl Knobs {
             mesh_us: (5, pick(r, &[10, 100, 2_000])),
             net: NetKnobs {
                 delay_us: (50, pick(r, &[500, 5_000, 50_000])),
-                p_drop: rate(r, 0.05),
-                p_duplicate: rate(r, 0.3),
+                p_drop: pick(r, &[0.0, 0.002, 0.02, 0.1, 0.3]),
+                p_duplicate: pick(r, &[0.0, 0.05, 0.2, 0.5]),
                 p_fragment: rate(r, 0.9),
                 p_one_byte: rate(r, 0.3),
                 p_reset: rate(r, 0.05),

@@ -101,7 +101,6 @@ pub struct OpLog {
     decided: BTreeMap<u64, (u64, u64)>,
     /// Connections whose copy of the operation may still take effect.
     live: BTreeMap<u64, BTreeSet<u64>>,
-    next_decision: u64,
 }
 
 impl OpLog {
@@ -110,14 +109,13 @@ impl OpLog {
         self.live.entry(op).or_default().insert(conn);
     }
 
-    /// The copy of `op` on `conn` went as far as it will go (decided or
-    /// refused); `decided` when it may have changed state.
-    pub fn resolved(&mut self, op: u64, conn: u64, decided: bool) {
-        if decided {
-            self.next_decision += 1;
-            let seq = self.next_decision;
+    /// The copy of `op` on `conn` went as far as it will go: decided as
+    /// the brain's `decision`-th call (None: refused without a decision).
+    pub fn resolved(&mut self, op: u64, conn: u64, decision: Option<u64>) {
+        if let Some(seq) = decision {
             let entry = self.decided.entry(op).or_insert((seq, seq));
-            entry.1 = seq;
+            entry.0 = entry.0.min(seq);
+            entry.1 = entry.1.max(seq);
         }
         self.dropped(op, conn);
     }

@@ -228,7 +228,10 @@ fn spawn_committer(
                 let journal = &node.journal;
                 let due = journal.events_since_snapshot.get() >= snapshot_events
                     || journal.bytes_since_snapshot.get() >= snapshot_bytes;
-                (due && journal.is_idle()).then(|| node.image())
+                // Called just before the committer takes the queue: the
+                // image is the state once that batch is durable, under
+                // load as much as when idle.
+                due.then(|| node.image())
             },
             disk,
         )

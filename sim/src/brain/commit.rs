@@ -26,7 +26,11 @@ impl Brain {
         let conn = match dest {
             Dest::Conn { conn, .. } | Dest::Remote { conn, .. } => conn,
         };
-        out.push(Out::Resolved { conn });
+        self.decisions += 1;
+        out.push(Out::Resolved {
+            conn,
+            decision: Some(self.decisions),
+        });
         let now = self.now(wall_ms);
         let salt = self.salt.next_u64();
         let node = &mut self.nodes[shard];
@@ -75,10 +79,13 @@ impl Brain {
             node.events_since_snapshot = 0;
         }
         if chance(&mut self.faults, self.settings.p_eio) {
+            // The write or sync that fails may be this commit's, a segment
+            // rollover's or the snapshot's after it.
+            let after = self.faults.gen_range(0..4);
             if self.faults.gen_bool(0.5) {
-                node.disk.fail_next_write();
+                node.disk.fail_write_after(after);
             } else {
-                node.disk.fail_next_sync();
+                node.disk.fail_sync_after(after);
             }
         }
         let mut wal = node.wal.take().expect("no commit in flight");
@@ -86,21 +93,35 @@ impl Brain {
         for record in &batch.records {
             wal.append(KIND_EVENT, record);
         }
-        let disk = super::SimDisk(node.disk.clone());
+        node.image = image;
         let future = Box::pin(async move {
-            let mut result = if has_records {
+            let result = if has_records {
                 wal.commit().await.map(|_| ())
             } else {
                 Ok(())
             };
-            if let (Ok(()), Some(image)) = (&result, image) {
-                result = write_snapshot(&disk, wal.durable_lsn(), &image)
-                    .await
-                    .map(|_| ());
-            }
             (wal, result)
         });
-        node.commit = Some((future, batch));
+        node.commit = Some((future, Some(batch)));
+        self.step_commit(shard, out);
+    }
+
+    /// After a batch's replies left: writes the snapshot taken with it, at
+    /// the WAL's durable lsn (the next batch waits, as in the runtime).
+    fn start_snapshot(&mut self, shard: usize, out: &mut Vec<Out>) {
+        let node = &mut self.nodes[shard];
+        let Some(image) = node.image.take() else {
+            return;
+        };
+        let wal = node.wal.take().expect("no commit in flight");
+        let disk = super::SimDisk(node.disk.clone());
+        let future = Box::pin(async move {
+            let result = write_snapshot(&disk, wal.durable_lsn(), &image)
+                .await
+                .map(|_| ());
+            (wal, result)
+        });
+        node.commit = Some((future, None));
         self.step_commit(shard, out);
     }
 
@@ -133,8 +154,13 @@ impl Brain {
         }
         node.durable = wal.durable_lsn().0 as usize;
         node.wal = Some(wal);
-        for waiter in node.group.committed(batch) {
-            self.release(shard, waiter, out);
+        if let Some(batch) = batch {
+            for waiter in node.group.committed(batch) {
+                self.release(shard, waiter, out);
+            }
+            if self.nodes[shard].image.is_some() {
+                return self.start_snapshot(shard, out);
+            }
         }
         self.kick(shard, out);
     }

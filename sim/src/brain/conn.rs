@@ -77,7 +77,10 @@ impl Brain {
                     let response =
                         ApiError::new(error.status, error.code, error.message).to_response();
                     c.busy = true;
-                    out.push(Out::Resolved { conn });
+                    out.push(Out::Resolved {
+                        conn,
+                        decision: None,
+                    });
                     self.respond(conn, response, false, out);
                 }
             }
@@ -94,11 +97,17 @@ impl Brain {
         let prepared = api::prepare(&request, peer, &self.settings.gates, node.shard.directory());
         let call = match prepared {
             Prepared::Reply(response) => {
-                out.push(Out::Resolved { conn });
+                out.push(Out::Resolved {
+                    conn,
+                    decision: None,
+                });
                 return self.respond(conn, response, keep_alive, out);
             }
             Prepared::Health { ready_probe } => {
-                out.push(Out::Resolved { conn });
+                out.push(Out::Resolved {
+                    conn,
+                    decision: None,
+                });
                 let response = self.health(shard, ready_probe);
                 return self.respond(conn, response, keep_alive, out);
             }
@@ -112,7 +121,10 @@ impl Brain {
         }
         let queued = self.mesh_queued.entry((shard, target)).or_default();
         if *queued >= self.settings.mesh_capacity {
-            out.push(Out::Resolved { conn });
+            out.push(Out::Resolved {
+                conn,
+                decision: None,
+            });
             let response =
                 ApiError::new(503, "overloaded", "the owning shard's queue is full; retry")
                     .to_response();

@@ -57,9 +57,10 @@ pub enum Out {
     Send { conn: ConnId, bytes: Vec<u8> },
     /// The brain closes `conn` (after what it sent).
     Close { conn: ConnId },
-    /// The request on `conn` went as far as it will go (decided, or
-    /// answered without a decision): its effect is fixed.
-    Resolved { conn: ConnId },
+    /// The request on `conn` went as far as it will go: decided (the
+    /// brain's running count of decisions, so the model knows their true
+    /// order), or answered without a decision (None).
+    Resolved { conn: ConnId, decision: Option<u64> },
     /// A message from one core to another.
     Mesh {
         from: usize,
@@ -125,7 +126,12 @@ struct Node {
     wal: Option<Wal<SimDisk>>,
     disk: MemDisk,
     group: GroupCommit<Waiter>,
-    commit: Option<(CommitFuture, Batch<Waiter>)>,
+    /// The disk work in flight: a commit (with its batch), or the
+    /// snapshot that follows one (no batch). Both hold the WAL.
+    commit: Option<(CommitFuture, Option<Batch<Waiter>>)>,
+    /// A snapshot image taken with the batch being committed, written
+    /// once that batch's replies are released (as the runtime does).
+    image: Option<Vec<u8>>,
     events_since_snapshot: u64,
     /// The WAL's durable lsn as of the last completed commit.
     durable: usize,
@@ -155,6 +161,8 @@ pub struct Brain {
     next_broadcast: u64,
     /// Recoveries done (starts included).
     pub starts: u64,
+    /// Calls decided so far (across restarts).
+    decisions: u64,
 }
 
 /// A shard rebuilt from its disk.
@@ -236,6 +244,7 @@ impl Brain {
             broadcasts: BTreeMap::new(),
             next_broadcast: 1,
             starts: 0,
+            decisions: 0,
         }
     }
 
@@ -275,6 +284,7 @@ impl Brain {
                 disk: self.disks[id].clone(),
                 group: GroupCommit::new(),
                 commit: None,
+                image: None,
                 events_since_snapshot: 0,
                 durable: recovered.durable,
             });

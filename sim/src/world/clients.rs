@@ -49,7 +49,7 @@ impl World {
         let conn = match self.clients[actor].conn {
             Some(conn) => conn,
             None => {
-                let conn = self.open(Some(actor));
+                let conn = self.open(Some(actor), peer);
                 self.clients[actor].conn = Some(conn);
                 self.clients[actor].reader = Default::default();
                 conn
@@ -62,10 +62,7 @@ impl World {
         let bytes = op.encode(&mut self.wire);
         self.carry(conn, &op, &bytes, true);
         if self.net.duplicate() {
-            let ghost = self.open(None);
-            if let Some(link) = self.net.links.get_mut(&ghost) {
-                link.peer = peer;
-            }
+            let ghost = self.open(None, peer);
             self.clients[actor].op.as_mut().expect("op").copies += 1;
             self.note(format!("duplicate of op {} on conn {ghost}", op.id));
             self.carry(ghost, &op, &bytes, false);
@@ -90,10 +87,9 @@ impl World {
         );
     }
 
-    /// Opens a connection for `actor` (None: a ghost); a brain that is down
-    /// refuses it.
-    fn open(&mut self, actor: Option<usize>) -> ConnId {
-        let peer = actor.map_or("10.9.9.9".parse().expect("ip"), |a| self.actors[a].peer());
+    /// Opens a connection for `actor` (None: a duplicate's ghost) from
+    /// `peer`; a brain that is down refuses it.
+    fn open(&mut self, actor: Option<usize>, peer: std::net::IpAddr) -> ConnId {
         let conn = self.net.connect(actor, peer, self.knobs.shards);
         let shard = self.net.links[&conn].shard;
         if !self.brain.on_connect(conn, shard, peer) {

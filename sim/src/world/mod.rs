@@ -482,6 +482,7 @@ impl World {
         for out in outs {
             match out {
                 Out::Send { conn, bytes } => {
+                    self.outcome.trace_hash = rng::mix(self.outcome.trace_hash ^ fnv64(&bytes));
                     let plan = self
                         .net
                         .send(self.now(), conn, Dir::ToClient, &bytes, false);
@@ -495,11 +496,11 @@ impl World {
                         self.schedule(at, Ev::ToClient { conn, delivery });
                     }
                 }
-                Out::Resolved { conn } => {
+                Out::Resolved { conn, decision } => {
                     if let Some(link) = self.net.links.get_mut(&conn) {
                         if let (Some(op), false) = (link.op, link.resolved) {
                             link.resolved = true;
-                            self.ops.resolved(op, conn, true);
+                            self.ops.resolved(op, conn, decision);
                         }
                     }
                 }
