@@ -117,7 +117,7 @@ impl Net {
     }
 
     /// Plans the arrival of `bytes` sent on `conn` in `dir` at `now_us`.
-    /// `resettable`: a client's request, which may be cut by a reset.
+    /// `resettable`: the message may be cut by a reset of the connection.
     pub fn send(
         &mut self,
         now_us: u64,
@@ -209,14 +209,18 @@ impl Net {
                 1 => (false, true),
                 _ => (true, true),
             };
-            self.partitions.insert(
-                actor,
-                Partition {
-                    until_us,
-                    to_brain,
-                    to_client,
-                },
-            );
+            let partition = Partition {
+                until_us,
+                to_brain,
+                to_client,
+            };
+            self.partitions.insert(actor, partition);
+            if self.rng.gen_bool(0.25) {
+                // The brain is cut off from every client at once.
+                for other in 0..actors {
+                    self.partitions.insert(other, partition);
+                }
+            }
         }
         if chance(&mut self.rng, self.knobs.p_clog) {
             let actor = self.rng.gen_range(0..actors);

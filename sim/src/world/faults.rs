@@ -138,10 +138,16 @@ fn crash_plan(disk: &MemDisk, p_tear: f64, rng: &mut crate::rng::SimRng) -> Cras
                 1 => TornRest::Zeros,
                 _ => TornRest::Garbage(vec![rng.gen(); 7]),
             };
+            // Devices tear at 512 B or at 4 KiB (8 units at once).
+            let group = if rng.gen_bool(0.5) { 1 } else { 8 };
             if rng.gen_bool(0.5) {
-                Some(Tear::prefix(rng.gen_range(0..units.max(1)), rest))
+                let kept = rng.gen_range(0..units.div_ceil(group).max(1)) * group;
+                Some(Tear::prefix(kept.min(units), rest))
             } else {
-                let kept_units = (0..units).filter(|_| rng.gen_bool(0.5)).collect();
+                let sectors: Vec<bool> = (0..units.div_ceil(group))
+                    .map(|_| rng.gen_bool(0.5))
+                    .collect();
+                let kept_units = (0..units).filter(|u| sectors[u / group]).collect();
                 Some(Tear { kept_units, rest })
             }
         }

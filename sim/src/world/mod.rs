@@ -483,9 +483,9 @@ impl World {
             match out {
                 Out::Send { conn, bytes } => {
                     self.outcome.trace_hash = rng::mix(self.outcome.trace_hash ^ fnv64(&bytes));
-                    let plan = self
-                        .net
-                        .send(self.now(), conn, Dir::ToClient, &bytes, false);
+                    // A reply may be cut by a reset too: the client sees
+                    // the connection drop mid-reply and retries.
+                    let plan = self.net.send(self.now(), conn, Dir::ToClient, &bytes, true);
                     for (at, delivery) in plan {
                         self.schedule(at, Ev::ToClient { conn, delivery });
                     }
