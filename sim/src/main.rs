@@ -56,7 +56,15 @@ fn main() {
     };
     let code = if let Some(seed) = cli.seed {
         println!("{}", knobs_for(seed, cli.steps));
-        report(&check_seed(seed, &options))
+        let outcome = check_seed(seed, &options);
+        if outcome.failure.is_none() {
+            // Compared across processes by `sim/tests/seeds.rs`.
+            println!(
+                "hashes: trace {:016x} state {:016x} answers {:016x}",
+                outcome.trace_hash, outcome.state_hash, outcome.transcript_hash
+            );
+        }
+        report(&outcome)
     } else if let Some(commit) = &cli.commit {
         batch(
             |i| rng::seed_from_text(commit, i),

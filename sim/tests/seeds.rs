@@ -68,3 +68,33 @@ fn the_shard_count_changes_nothing_an_actor_sees() {
         assert!(outcome.replies > 0);
     }
 }
+
+/// The `hashes:` line `sim --seed` prints, from a fresh process.
+fn hashes_of_a_process(seed: u64) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["--seed", &seed.to_string(), "--steps", "2000"])
+        .output()
+        .expect("the sim binary runs");
+    assert!(
+        output.status.success(),
+        "seed {seed} failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("hashes: "))
+        .expect("a hashes line");
+    line.to_string()
+}
+
+#[test]
+fn two_processes_running_one_seed_agree_on_every_hash() {
+    let first = hashes_of_a_process(11);
+    assert_eq!(
+        first,
+        hashes_of_a_process(11),
+        "nothing may depend on the process"
+    );
+    assert_ne!(first, hashes_of_a_process(12));
+}
