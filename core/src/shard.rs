@@ -102,6 +102,16 @@ impl Shard {
         }
     }
 
+    /// Decides `call`, then applies its events: the step the runtime and
+    /// the simulator run for every call (logging the events is theirs).
+    pub fn execute(&mut self, now: Millis, salt: u64, call: &Call) -> Decision {
+        let decision = self.decide(now, salt, call);
+        for event in &decision.events {
+            self.apply(event);
+        }
+        decision
+    }
+
     /// Applies one event: the only code that changes a shard.
     pub fn apply(&mut self, event: &Event) {
         match event {

@@ -189,13 +189,24 @@ impl AccountSlot {
         out
     }
 
-    /// States written by ops numbered `from_op` or later (sent since then).
-    pub fn written_since(&self, from_op: u64) -> Vec<Option<AccountModel>> {
-        self.writes
-            .iter()
-            .filter(|w| w.op >= from_op)
-            .map(|w| w.state.clone())
-            .collect()
+    /// Every state the account may have had while an operation was out:
+    /// those `seen` when it was sent (op `from_op`), those possible now, and
+    /// those written since.
+    pub fn possible_between(
+        &self,
+        seen: &[Option<AccountModel>],
+        from_op: u64,
+        ops: &OpLog,
+    ) -> Vec<Option<AccountModel>> {
+        let mut all = seen.to_vec();
+        all.extend(self.possible(ops));
+        all.extend(
+            self.writes
+                .iter()
+                .filter(|w| w.op >= from_op)
+                .map(|w| w.state.clone()),
+        );
+        all
     }
 
     /// True while a copy of some write of this account may still land.

@@ -119,11 +119,6 @@ impl<W> GroupCommit<W> {
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.committing == 0
     }
-
-    /// Requests queued for the next batch.
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
 }
 
 #[cfg(test)]

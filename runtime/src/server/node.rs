@@ -155,13 +155,7 @@ impl Node {
     pub async fn execute(&self, call: Call) -> Response {
         let now = self.clock.now();
         let salt = self.rng.borrow_mut().next_u64();
-        let decision = self.shard.borrow().decide(now, salt, &call);
-        {
-            let mut shard = self.shard.borrow_mut();
-            for event in &decision.events {
-                shard.apply(event);
-            }
-        }
+        let decision = self.shard.borrow_mut().execute(now, salt, &call);
         self.journal.durable(&decision.events).await;
         let broadcast: Vec<Event> = decision
             .events

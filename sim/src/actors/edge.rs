@@ -200,13 +200,10 @@ impl Edge {
         seen: &[Option<AccountModel>],
         from_op: u64,
     ) -> Vec<Option<AccountModel>> {
-        let mut all = seen.to_vec();
-        if let Some(id) = &cred.account {
-            let slot = &ctx.model.accounts[id];
-            all.extend(slot.possible(ctx.ops));
-            all.extend(slot.written_since(from_op));
+        match &cred.account {
+            Some(id) => ctx.model.accounts[id].possible_between(seen, from_op, ctx.ops),
+            None => seen.to_vec(),
         }
-        all
     }
 
     /// Judges a digest answer against every possibility.

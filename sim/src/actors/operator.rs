@@ -89,6 +89,16 @@ impl Operator {
         }
     }
 
+    /// Writes a new valid version of account `id`.
+    fn send_put(&mut self, id: String, domain: &str, ctx: &mut Ctx) -> Next {
+        let state = self.random_state(&id, domain, ctx);
+        let op = ctx.model.new_op();
+        ctx.model.write_sent(&id, op, Some(state.clone()));
+        let request = self.put(op, &id, &state.to_doc());
+        self.intents.insert(op, Intent::Put { id, state });
+        Next::Send(request)
+    }
+
     fn get(&mut self, id: &str, last: bool, ctx: &mut Ctx) -> Next {
         let op = ctx.model.new_op();
         let seen = ctx.model.accounts[id].possible(ctx.ops);
@@ -123,31 +133,12 @@ impl Operator {
         }
         if slot.certain(ctx.ops).is_none() {
             let domain = slot.domain.clone();
-            let state = self.random_state(&id, &domain, ctx);
-            let op = ctx.model.new_op();
-            ctx.model.write_sent(&id, op, Some(state.clone()));
-            let request = self.put(op, &id, &state.to_doc());
-            self.intents.insert(op, Intent::Put { id, state });
-            return Next::Send(request);
+            return self.send_put(id, &domain, ctx);
         }
         if let Some(reads) = self.final_reads.as_mut() {
             reads.pop();
         }
         self.get(&id, true, ctx)
-    }
-
-    /// Every possibility between the operation's send and its reply.
-    fn possibilities(
-        ctx: &Ctx,
-        id: &str,
-        seen: &[Option<AccountModel>],
-        from_op: u64,
-    ) -> Vec<Option<AccountModel>> {
-        let slot = &ctx.model.accounts[id];
-        let mut all = seen.to_vec();
-        all.extend(slot.possible(ctx.ops));
-        all.extend(slot.written_since(from_op));
-        all
     }
 }
 
@@ -175,12 +166,7 @@ impl Actor for Operator {
         let domain = ctx.model.accounts[&id].domain.clone();
         let roll = ctx.rng.gen_range(0..100);
         if roll < 40 {
-            let state = self.random_state(&id, &domain, ctx);
-            let op = ctx.model.new_op();
-            ctx.model.write_sent(&id, op, Some(state.clone()));
-            let request = self.put(op, &id, &state.to_doc());
-            self.intents.insert(op, Intent::Put { id, state });
-            return Next::Send(request);
+            return self.send_put(id, &domain, ctx);
         }
         if roll < 55 {
             let mut doc = self.random_state(&id, &domain, ctx).to_doc();
@@ -282,7 +268,7 @@ impl Actor for Operator {
                 from_op,
                 last,
             } => {
-                let all = Self::possibilities(ctx, &id, &seen, from_op);
+                let all = ctx.model.accounts[&id].possible_between(&seen, from_op, ctx.ops);
                 let allowed = match (
                     reply.status,
                     reply.json.as_ref().and_then(|j| j.get("account")),
@@ -315,7 +301,7 @@ impl Actor for Operator {
                 }
             }
             Intent::Delete { id, seen, from_op } => {
-                let all = Self::possibilities(ctx, &id, &seen, from_op);
+                let all = ctx.model.accounts[&id].possible_between(&seen, from_op, ctx.ops);
                 let allowed = match reply.status {
                     200 => all.iter().any(Option::is_some),
                     404 => all.contains(&None) || reply.copies > 1,

@@ -34,10 +34,9 @@ impl Brain {
         let now = self.now(wall_ms);
         let salt = self.salt.next_u64();
         let node = &mut self.nodes[shard];
-        let decision = node.shard.decide(now, salt, &call);
+        let decision = node.shard.execute(now, salt, &call);
         let mut records = Vec::with_capacity(decision.events.len());
         for event in &decision.events {
-            node.shard.apply(event);
             self.ledgers[shard].logged(event);
             records.push(event::encode(event));
         }

@@ -159,8 +159,6 @@ pub struct Brain {
     mesh_queued: BTreeMap<(usize, usize), usize>,
     broadcasts: BTreeMap<u64, (usize, Waiter, usize)>,
     next_broadcast: u64,
-    /// Recoveries done (starts included).
-    pub starts: u64,
     /// Calls decided so far (across restarts).
     decisions: u64,
 }
@@ -243,7 +241,6 @@ impl Brain {
             mesh_queued: BTreeMap::new(),
             broadcasts: BTreeMap::new(),
             next_broadcast: 1,
-            starts: 0,
             decisions: 0,
         }
     }
@@ -306,7 +303,6 @@ impl Brain {
             .max()
             .unwrap_or(0);
         self.nodes = nodes;
-        self.starts += 1;
         Ok(reports)
     }
 

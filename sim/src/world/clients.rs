@@ -94,9 +94,7 @@ impl World {
         let shard = self.net.links[&conn].shard;
         if !self.brain.on_connect(conn, shard, peer) {
             self.brain_gone(conn);
-            if let Some((at, delivery)) = self.net.close(self.now(), conn, Dir::ToClient) {
-                self.schedule(at, Ev::ToClient { conn, delivery });
-            }
+            self.close(conn, Dir::ToClient);
         }
         conn
     }
@@ -122,9 +120,7 @@ impl World {
     /// Closes the actor's connection from its side.
     fn hang_up(&mut self, actor: usize) {
         if let Some(conn) = self.clients[actor].conn.take() {
-            if let Some((at, delivery)) = self.net.close(self.now(), conn, Dir::ToBrain) {
-                self.schedule(at, Ev::ToBrain { conn, delivery });
-            }
+            self.close(conn, Dir::ToBrain);
         }
     }
 
@@ -164,9 +160,7 @@ impl World {
         };
         let Some(actor) = link.actor else {
             // A ghost: it reads nothing and hangs up on any answer.
-            if let Some((at, delivery)) = self.net.close(self.now(), conn, Dir::ToBrain) {
-                self.schedule(at, Ev::ToBrain { conn, delivery });
-            }
+            self.close(conn, Dir::ToBrain);
             return;
         };
         if self.clients[actor].conn != Some(conn) {

@@ -45,12 +45,13 @@ impl World {
                 continue;
             }
             self.brain_gone(conn);
-            if let Some((at, delivery)) =
-                self.net.close(self.now(), conn, crate::net::Dir::ToClient)
-            {
-                self.schedule(at, Ev::ToClient { conn, delivery });
-            }
+            self.close(conn, crate::net::Dir::ToClient);
         }
+        self.schedule_restart();
+    }
+
+    /// The process comes back after a random delay.
+    fn schedule_restart(&mut self) {
         let (lo, hi) = self.knobs.restart_ms;
         let at = self.now() + self.faults.gen_range(lo..=hi) * 1000;
         let incarnation = self.brain.incarnation;
@@ -75,10 +76,7 @@ impl World {
                 .crash_during_recovery(shard, polls, |disk| crash_plan(disk, p_tear, faults));
             self.outcome.crashes += 1;
             self.note(format!("CRASH during the recovery of shard {shard} (after {polls} disk operations; interrupted: {interrupted})"));
-            let (lo, hi) = self.knobs.restart_ms;
-            let at = self.now() + self.faults.gen_range(lo..=hi) * 1000;
-            let incarnation = self.brain.incarnation;
-            self.schedule(at, Ev::Restart { incarnation });
+            self.schedule_restart();
             return;
         }
         match self.brain.start() {

@@ -324,6 +324,18 @@ impl World {
         self.queue.insert((at_us, self.seq), ev);
     }
 
+    /// Closes `conn` in `dir` now: the other end sees it after the bytes
+    /// already on their way.
+    fn close(&mut self, conn: ConnId, dir: Dir) {
+        if let Some((at, delivery)) = self.net.close(self.now(), conn, dir) {
+            let ev = match dir {
+                Dir::ToBrain => Ev::ToBrain { conn, delivery },
+                Dir::ToClient => Ev::ToClient { conn, delivery },
+            };
+            self.schedule(at, ev);
+        }
+    }
+
     fn now(&self) -> u64 {
         self.clocks.mono_us()
     }
@@ -492,9 +504,7 @@ impl World {
                 }
                 Out::Close { conn } => {
                     self.brain_gone(conn);
-                    if let Some((at, delivery)) = self.net.close(self.now(), conn, Dir::ToClient) {
-                        self.schedule(at, Ev::ToClient { conn, delivery });
-                    }
+                    self.close(conn, Dir::ToClient);
                 }
                 Out::Resolved { conn, decision } => {
                     if let Some(link) = self.net.links.get_mut(&conn) {
