@@ -25,6 +25,9 @@ pub struct Entry {
     pub dids: Vec<String>,
     /// SHA-256 digests of the account's agent keys (for gating `/agent`).
     pub agent_key_sha256: Vec<[u8; 32]>,
+    /// Addresses of the account's active IP-authenticated trunks (a call
+    /// from one of them belongs to the account whatever its From domain).
+    pub trunk_cidrs: Vec<ipnet::IpNet>,
 }
 
 /// Domain and DID claims of every account.
@@ -60,6 +63,16 @@ impl Directory {
     /// The account that owns this normalized DID.
     pub fn account_for_did(&self, e164: &str) -> Option<&str> {
         self.dids.get(e164).map(String::as_str)
+    }
+
+    /// The account whose IP-authenticated trunk holds `ip` (a scan of
+    /// every account: only calls with neither a DID nor a known domain get
+    /// here).
+    pub fn account_for_trunk_ip(&self, ip: core::net::IpAddr) -> Option<&str> {
+        self.accounts
+            .iter()
+            .find(|(_, entry)| entry.trunk_cidrs.iter().any(|net| net.contains(&ip)))
+            .map(|(id, _)| id.as_str())
     }
 
     /// The first domain or DID of `account` already claimed by another
@@ -103,6 +116,13 @@ impl Directory {
                 .map(|d| d.to_string())
                 .collect(),
             agent_key_sha256,
+            trunk_cidrs: account
+                .trunks()
+                .iter()
+                .filter(|t| t.active && t.inbound_auth == Some(crate::account::InboundAuth::Ip))
+                .flat_map(|t| t.inbound_cidrs.iter())
+                .filter_map(|c| c.parse().ok())
+                .collect(),
         };
         for domain in &entry.domains {
             let previous = self.domains.insert(domain.clone(), account.id.clone());

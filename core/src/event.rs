@@ -6,6 +6,8 @@
 //! bytecheck before use ([`decode`]). rkyv has no schema evolution: a change
 //! to these types needs a new WAL format version.
 
+use crate::calls::{CallRecord, CallStart, Progress};
+use crate::presence::Binding;
 use crate::time::Millis;
 use core::net::{IpAddr, Ipv6Addr};
 
@@ -31,6 +33,64 @@ pub enum Event {
     /// restarted brain never decides at a time before one its state has
     /// seen, even when the wall clock stepped back meanwhile.
     ClockSeen { at: Millis },
+    /// `/route` decided a call (admitted or rejected). Broadcast: every
+    /// shard indexes `callId → account`; the owner keeps the record and
+    /// takes the CAC counters.
+    CallRouted(Box<CallStart>),
+    /// The SIP layer reported progress (early, confirmed).
+    CallProgressed {
+        call_id: String,
+        progress: Progress,
+        at: Millis,
+        /// The report, as JSON text, for the trace.
+        note: String,
+    },
+    /// The call ended: its counters (if still held) go back, once; its CDR
+    /// completes. Broadcast (the index marks it ended).
+    CallEnded {
+        call_id: String,
+        at: Millis,
+        /// CDR disposition (`answered`, `no_answer`, `failed`, `reaped`, …).
+        disposition: String,
+        /// Why: `terminated`, `failed`, `sync`, `node_restarted`,
+        /// `setup_ttl`, `max_call`, with the SIP code when reported.
+        cause: String,
+        /// Trace source (`presence` or `cac`) and details as JSON text.
+        source: String,
+        note: String,
+    },
+    /// `POST /cac/reset` released a live call's counters (the call goes on).
+    CacReleased { call_id: String, at: Millis },
+    /// A device registered or refreshed a contact.
+    Registered {
+        account_id: String,
+        device_id: String,
+        binding: Binding,
+    },
+    /// A contact went away (`contact` None: all of the device's).
+    Unregistered {
+        account_id: String,
+        device_id: String,
+        contact: Option<String>,
+        at: Millis,
+    },
+    /// An edge node's boot epoch as last seen (its calls of older epochs
+    /// are ended by the same decision).
+    NodeEpoch { node: String, epoch: u64 },
+    /// Snapshot only: a call record as it stands.
+    CallImage(Box<CallRecord>),
+    /// Snapshot only: the hits of one rate window.
+    RateImage {
+        account_id: String,
+        key: String,
+        hits: Vec<Millis>,
+    },
+    /// Broadcast at start: a shard's calls for the other shards' index.
+    CallIndexed {
+        call_id: String,
+        account_id: String,
+        ended: bool,
+    },
 }
 
 /// An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), so the archive
@@ -69,9 +129,24 @@ impl From<Ip> for IpAddr {
 }
 
 impl Event {
-    /// True for events every shard applies (directory changes); the others
-    /// stay on the shard that decided them.
+    /// True for events every shard applies (directory and callId index
+    /// changes); the others stay on the shard that decided them.
     pub fn is_broadcast(&self) -> bool {
+        matches!(
+            self,
+            Event::AccountPut { .. }
+                | Event::AccountDeleted { .. }
+                | Event::CallRouted(_)
+                | Event::CallEnded { .. }
+                | Event::CallIndexed { .. }
+        )
+    }
+}
+
+impl Event {
+    /// True for account document events: only the control shard logs them
+    /// and its image gives them to every other shard at start.
+    pub fn is_directory(&self) -> bool {
         matches!(
             self,
             Event::AccountPut { .. } | Event::AccountDeleted { .. }

@@ -28,12 +28,17 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod cac;
+pub mod calls;
 pub mod directory;
 pub mod event;
+pub mod hours;
 pub mod http;
 pub mod limits;
 pub mod number;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
+pub mod presence;
+pub mod route;
 pub mod shard;
 pub mod time;

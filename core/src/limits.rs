@@ -54,3 +54,17 @@ pub const REPLAY_ENTRIES_MAX: usize = 1_000_000;
 pub const AUTH_FAILURE_IPS_MAX: usize = 100_000;
 /// Failure timestamps kept per source IP (enough for any sane threshold).
 pub const AUTH_FAILURES_PER_IP_MAX: usize = 1_024;
+
+/// Longest `callId` accepted (SIP Call-IDs are short; some edges add a suffix).
+pub const CALL_ID_BYTES_MAX: usize = 256;
+/// Longest SIP field of a `/route` or `/presence/event` body (user parts,
+/// URIs, display names).
+pub const SIP_FIELD_BYTES_MAX: usize = 1024;
+/// Live calls one shard tracks; past it `/route` answers 503 (capacity).
+pub const LIVE_CALLS_PER_SHARD_MAX: usize = 200_000;
+/// Ended calls whose CDR and trace a shard keeps (the oldest goes first).
+pub const ENDED_CALLS_PER_SHARD_MAX: usize = 20_000;
+/// Call ids one `sync` report may list.
+pub const SYNC_CALL_IDS_MAX: usize = 100_000;
+/// Hops followed through forwards and extensions before giving up (loops).
+pub const ROUTE_HOPS_MAX: usize = 8;

@@ -11,6 +11,9 @@ pub enum Bug {
     /// The digest replay check ignores the nonce count: a replayed
     /// (nonce, nc) is accepted.
     NonceIgnoresNc,
+    /// CAC gives a call's counters back on every end report, not once: a
+    /// duplicated `terminated` releases twice.
+    CacDoubleRelease,
 }
 
 thread_local! {

@@ -12,11 +12,15 @@ use crate::api::{self, Call, CONTROL_SHARD};
 use crate::auth::failures::FailureCounter;
 use crate::auth::nonce::NonceKey;
 use crate::auth::replay::ReplayCache;
+use crate::cac::AccountCac;
+use crate::calls::{CallIndex, CallRecord, Progress};
 use crate::directory::{owner_shard, Directory};
 use crate::event::Event;
 use crate::http::Response;
+use crate::limits::ENDED_CALLS_PER_SHARD_MAX;
+use crate::presence::Registrations;
 use crate::time::Millis;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Settings a shard decides with (from the server config).
 #[derive(Clone, Debug)]
@@ -31,6 +35,37 @@ pub struct ShardConfig {
     /// Failures per source IP within the window before /auth answers 429.
     pub auth_fail_threshold: usize,
     pub auth_fail_window_ms: u64,
+    /// An admitted call not confirmed within this is released by the brain
+    /// (`cac_setup_ttl_sec`, default 120 s).
+    pub cac_setup_ttl_ms: u64,
+    /// An admitted call older than this is released (`cac_max_call_sec`,
+    /// default 14,400 s).
+    pub cac_max_call_ms: u64,
+    /// The wholesale carrier's `host[:port]` for outbound calls no trunk
+    /// covers.
+    pub wholesale_proxy: String,
+    /// Calls routed this recently are spared by a `sync` that does not
+    /// list them (the report may have been taken before the INVITE).
+    pub sync_grace_ms: u64,
+}
+
+impl ShardConfig {
+    /// Defaults for everything but the identity and the nonce key (tests,
+    /// the simulator and the server's config start from these).
+    pub fn new(id: usize, shards: usize, nonce_key: NonceKey) -> ShardConfig {
+        ShardConfig {
+            id,
+            shards,
+            nonce_key,
+            nonce_ttl_ms: 300_000,
+            auth_fail_threshold: 10,
+            auth_fail_window_ms: 60_000,
+            cac_setup_ttl_ms: 120_000,
+            cac_max_call_ms: 14_400_000,
+            wholesale_proxy: "wholesale.invalid:5060".into(),
+            sync_grace_ms: 10_000,
+        }
+    }
 }
 
 /// What a decision produced: the reply, and the events to log and apply
@@ -64,6 +99,18 @@ pub struct Shard {
     /// The latest time any applied event carries: the floor of this
     /// shard's clock after a restart.
     clock_floor: Millis,
+    /// Calls of the accounts this shard owns: live, then retained once
+    /// ended (CDR and trace).
+    calls: BTreeMap<String, CallRecord>,
+    /// Ended calls, oldest first (evicted past the bound).
+    ended: VecDeque<String>,
+    /// `callId → account` of every shard's calls.
+    index: CallIndex,
+    /// CAC state of owned accounts.
+    cac: BTreeMap<String, AccountCac>,
+    registrations: Registrations,
+    /// Each edge node's latest boot epoch.
+    nodes: BTreeMap<String, u64>,
 }
 
 impl Shard {
@@ -82,6 +129,12 @@ impl Shard {
             replays: ReplayCache::default(),
             failures: FailureCounter::default(),
             clock_floor: Millis(0),
+            calls: BTreeMap::new(),
+            ended: VecDeque::new(),
+            index: CallIndex::default(),
+            cac: BTreeMap::new(),
+            registrations: Registrations::default(),
+            nodes: BTreeMap::new(),
         }
     }
 
@@ -99,6 +152,14 @@ impl Shard {
             }
             Call::AccountGet { account_id } => api::admin::decide_get(self, account_id),
             Call::AccountDelete { account_id } => api::admin::decide_delete(self, account_id),
+            Call::Route(request) => api::route::decide(self, now, request),
+            Call::Explain(request) => api::route::explain(self, now, request),
+            Call::Presence(event) => api::presence::decide(self, now, event),
+            Call::Sync(report) => api::presence::decide_sync(self, now, report),
+            Call::CacGet { account_id } => api::cac::decide_get(self, now, account_id),
+            Call::CacReset { account_id } => api::cac::decide_reset(self, now, account_id),
+            Call::Trace { call_id } => api::calls::decide_trace(self, call_id),
+            Call::Tick => api::calls::decide_tick(self, now),
         }
     }
 
@@ -147,6 +208,189 @@ impl Shard {
             Event::ClockSeen { at } => {
                 self.clock_floor = self.clock_floor.max(*at);
             }
+            Event::CallRouted(start) => {
+                self.clock_floor = self.clock_floor.max(start.at);
+                self.index.insert(&start.call_id, &start.account_id);
+                if start.rejected {
+                    self.index.ended(&start.call_id);
+                }
+                if !self.owns(&start.account_id) {
+                    return;
+                }
+                let record = CallRecord::new((**start).clone());
+                if record.admitted {
+                    let admission = start.admission.as_ref().expect("admitted has admission");
+                    self.cac.entry(start.account_id.clone()).or_default().admit(
+                        &start.call_id,
+                        admission,
+                        start.at,
+                    );
+                }
+                let ended = !record.is_live();
+                self.calls.insert(start.call_id.clone(), record);
+                if ended {
+                    self.retire(&start.call_id);
+                }
+            }
+            Event::CallProgressed {
+                call_id,
+                progress,
+                at,
+                note,
+            } => {
+                self.clock_floor = self.clock_floor.max(*at);
+                let Some(record) = self.calls.get_mut(call_id) else {
+                    return;
+                };
+                record.progress = record.progress.max(*progress);
+                if *progress == Progress::Confirmed && record.answer_ts.is_none() {
+                    record.answer_ts = Some(*at);
+                }
+                record.push_trace(*at, "presence", "dialog", json_note(note));
+            }
+            Event::CallEnded {
+                call_id,
+                at,
+                disposition,
+                cause,
+                source,
+                note,
+            } => {
+                self.clock_floor = self.clock_floor.max(*at);
+                self.index.ended(call_id);
+                let Some(record) = self.calls.get_mut(call_id) else {
+                    return;
+                };
+                #[cfg(feature = "planted-bugs")]
+                let double = crate::planted::active(crate::planted::Bug::CacDoubleRelease);
+                #[cfg(not(feature = "planted-bugs"))]
+                let double = false;
+                let was_live = record.is_live();
+                if record.admitted || (double && record.start.admission.is_some()) {
+                    record.admitted = false;
+                    let admission = record.start.admission.as_ref().expect("admitted");
+                    self.cac
+                        .entry(record.start.account_id.clone())
+                        .or_default()
+                        .release(call_id, admission);
+                    record.push_trace(*at, "cac", "released", serde_json::json!({"cause": cause}));
+                }
+                if was_live {
+                    record.end_ts = Some(*at);
+                    record.disposition = Some(disposition.clone());
+                    record.hangup_cause = Some(cause.clone());
+                }
+                record.push_trace(*at, source, "ended", json_note(note));
+                if was_live {
+                    self.retire(call_id);
+                }
+            }
+            Event::CacReleased { call_id, at } => {
+                self.clock_floor = self.clock_floor.max(*at);
+                let Some(record) = self.calls.get_mut(call_id) else {
+                    return;
+                };
+                if record.admitted {
+                    record.admitted = false;
+                    let admission = record.start.admission.as_ref().expect("admitted");
+                    self.cac
+                        .entry(record.start.account_id.clone())
+                        .or_default()
+                        .release(call_id, admission);
+                    record.push_trace(
+                        *at,
+                        "cac",
+                        "reset",
+                        serde_json::json!({"by": "POST /cac/reset"}),
+                    );
+                }
+            }
+            Event::Registered {
+                account_id,
+                device_id,
+                binding,
+            } => {
+                self.clock_floor = self.clock_floor.max(binding.registered_at);
+                if self.owns(account_id) {
+                    self.registrations
+                        .set(account_id, device_id, binding.clone());
+                }
+            }
+            Event::Unregistered {
+                account_id,
+                device_id,
+                contact,
+                at,
+            } => {
+                self.clock_floor = self.clock_floor.max(*at);
+                self.registrations
+                    .remove(account_id, device_id, contact.as_deref());
+            }
+            Event::NodeEpoch { node, epoch } => {
+                let known = self.nodes.entry(node.clone()).or_insert(0);
+                *known = (*known).max(*epoch);
+            }
+            Event::CallImage(record) => {
+                let call_id = record.start.call_id.clone();
+                let account_id = record.start.account_id.clone();
+                self.index.insert(&call_id, &account_id);
+                if !record.is_live() {
+                    self.index.ended(&call_id);
+                }
+                if !self.owns(&account_id) {
+                    return;
+                }
+                if record.admitted {
+                    let admission = record.start.admission.clone().expect("admitted");
+                    let without_rates = crate::calls::Admission {
+                        dims: admission.dims,
+                        rates: Vec::new(),
+                    };
+                    self.cac.entry(account_id).or_default().admit(
+                        &call_id,
+                        &without_rates,
+                        record.start.at,
+                    );
+                }
+                let live = record.is_live();
+                self.calls.insert(call_id.clone(), (**record).clone());
+                if !live {
+                    self.retire(&call_id);
+                }
+            }
+            Event::RateImage {
+                account_id,
+                key,
+                hits,
+            } => {
+                if self.owns(account_id) {
+                    self.cac
+                        .entry(account_id.clone())
+                        .or_default()
+                        .rates
+                        .insert(key.clone(), hits.iter().copied().collect());
+                }
+            }
+            Event::CallIndexed {
+                call_id,
+                account_id,
+                ended,
+            } => {
+                self.index.insert(call_id, account_id);
+                if *ended {
+                    self.index.ended(call_id);
+                }
+            }
+        }
+    }
+
+    /// Moves an ended call to the retained list, evicting the oldest.
+    fn retire(&mut self, call_id: &str) {
+        self.ended.push_back(call_id.to_string());
+        while self.ended.len() > ENDED_CALLS_PER_SHARD_MAX {
+            if let Some(old) = self.ended.pop_front() {
+                self.calls.remove(&old);
+            }
         }
     }
 
@@ -179,6 +423,35 @@ impl Shard {
                 expires_at,
             });
         }
+        for (node, epoch) in &self.nodes {
+            events.push(Event::NodeEpoch {
+                node: node.clone(),
+                epoch: *epoch,
+            });
+        }
+        for (account_id, device_id, binding) in self.registrations.all() {
+            events.push(Event::Registered {
+                account_id: account_id.to_string(),
+                device_id: device_id.to_string(),
+                binding: binding.clone(),
+            });
+        }
+        for call_id in &self.ended {
+            let record = self.calls[call_id].clone();
+            events.push(Event::CallImage(Box::new(record)));
+        }
+        for record in self.calls.values().filter(|r| r.is_live()) {
+            events.push(Event::CallImage(Box::new(record.clone())));
+        }
+        for (account_id, cac) in &self.cac {
+            for (key, hits) in &cac.rates {
+                events.push(Event::RateImage {
+                    account_id: account_id.clone(),
+                    key: key.clone(),
+                    hits: hits.iter().copied().collect(),
+                });
+            }
+        }
         let failures = crate::auth::failures::FailureSnapshot::from(self.failures.clone());
         for ip in failures.ips {
             for at in ip.failures {
@@ -200,7 +473,66 @@ impl Shard {
         );
         self.image()
             .into_iter()
-            .filter(Event::is_broadcast)
+            .filter(Event::is_directory)
+            .collect()
+    }
+
+    /// True when this shard owns `account_id`'s live state (calls, CAC,
+    /// registrations).
+    pub fn owns(&self, account_id: &str) -> bool {
+        owner_shard(account_id, self.config.shards) == self.config.id
+    }
+
+    /// A call this shard owns (live or retained).
+    pub fn call(&self, call_id: &str) -> Option<&CallRecord> {
+        self.calls.get(call_id)
+    }
+
+    /// Every call this shard owns, by callId.
+    pub fn calls(&self) -> &BTreeMap<String, CallRecord> {
+        &self.calls
+    }
+
+    /// Live calls this shard owns.
+    pub fn live_calls(&self) -> usize {
+        self.calls.len() - self.ended.len()
+    }
+
+    /// The callId index (every shard's calls).
+    pub fn call_index(&self) -> &CallIndex {
+        &self.index
+    }
+
+    /// The CAC state of an owned account (None before its first call).
+    pub fn cac(&self, account_id: &str) -> Option<&AccountCac> {
+        self.cac.get(account_id)
+    }
+
+    /// CAC state of every owned account.
+    pub fn cac_all(&self) -> &BTreeMap<String, AccountCac> {
+        &self.cac
+    }
+
+    /// Registered contacts of owned accounts' devices.
+    pub fn registrations(&self) -> &Registrations {
+        &self.registrations
+    }
+
+    /// The latest boot epoch seen from an edge node (0 = none).
+    pub fn node_epoch(&self, node: &str) -> u64 {
+        self.nodes.get(node).copied().unwrap_or(0)
+    }
+
+    /// The broadcast events that give the other shards this shard's calls
+    /// for their callId index (sent at start, after recovery).
+    pub fn call_index_image(&self) -> Vec<Event> {
+        self.calls
+            .values()
+            .map(|record| Event::CallIndexed {
+                call_id: record.start.call_id.clone(),
+                account_id: record.start.account_id.clone(),
+                ended: !record.is_live(),
+            })
             .collect()
     }
 
@@ -263,6 +595,11 @@ impl Shard {
     }
 }
 
+/// A note carried as JSON text, back to JSON for the trace.
+fn json_note(note: &str) -> serde_json::Value {
+    serde_json::from_str(note).unwrap_or(serde_json::Value::Null)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,14 +607,7 @@ mod tests {
     use crate::event::Ip;
 
     fn shard(id: usize) -> Shard {
-        Shard::new(ShardConfig {
-            id,
-            shards: 2,
-            nonce_key: NonceKey([7; 32]),
-            nonce_ttl_ms: 300_000,
-            auth_fail_threshold: 10,
-            auth_fail_window_ms: 60_000,
-        })
+        Shard::new(ShardConfig::new(id, 2, NonceKey([7; 32])))
     }
 
     fn demo() -> Vec<Event> {
@@ -335,7 +665,7 @@ mod tests {
         for event in demo() {
             other.apply(&event);
         }
-        assert!(other.image().iter().all(|e| !e.is_broadcast()));
+        assert!(other.image().iter().all(|e| !e.is_directory()));
         assert_eq!(
             other.image().len(),
             4,

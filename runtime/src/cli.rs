@@ -94,6 +94,18 @@ pub struct ServeArgs {
     /// The /auth failure window, seconds [default: 60].
     #[arg(long, env = "SIPBRAIN_AUTH_FAIL_WINDOW_SEC")]
     pub auth_fail_window_sec: Option<u64>,
+    /// An admitted call not confirmed within this many seconds is released
+    /// by the brain [default: 120].
+    #[arg(long, env = "SIPBRAIN_CAC_SETUP_TTL_SEC")]
+    pub cac_setup_ttl_sec: Option<u64>,
+    /// An admitted call longer than this many seconds is released
+    /// [default: 14400].
+    #[arg(long, env = "SIPBRAIN_CAC_MAX_CALL_SEC")]
+    pub cac_max_call_sec: Option<u64>,
+    /// The wholesale carrier (`host[:port]`) for outbound calls no trunk
+    /// covers [default: wholesale.invalid:5060].
+    #[arg(long, env = "SIPBRAIN_WHOLESALE_PROXY")]
+    pub wholesale_proxy: Option<String>,
     /// Largest request header block, bytes [default: 16384].
     #[arg(long, env = "SIPBRAIN_HEADER_BYTES_MAX")]
     pub header_bytes_max: Option<usize>,

@@ -25,6 +25,9 @@ pub struct FileConfig {
     pub nonce_ttl_sec: Option<u64>,
     pub auth_fail_threshold: Option<usize>,
     pub auth_fail_window_sec: Option<u64>,
+    pub cac_setup_ttl_sec: Option<u64>,
+    pub cac_max_call_sec: Option<u64>,
+    pub wholesale_proxy: Option<String>,
     pub header_bytes_max: Option<usize>,
     pub body_bytes_max: Option<usize>,
     pub media_body_bytes_max: Option<usize>,
@@ -53,6 +56,9 @@ pub struct Config {
     pub nonce_ttl_sec: u64,
     pub auth_fail_threshold: usize,
     pub auth_fail_window_sec: u64,
+    pub cac_setup_ttl_sec: u64,
+    pub cac_max_call_sec: u64,
+    pub wholesale_proxy: String,
     pub header_bytes_max: usize,
     pub body_bytes_max: usize,
     pub media_body_bytes_max: usize,
@@ -117,6 +123,18 @@ impl Config {
                 .auth_fail_window_sec
                 .or(file.auth_fail_window_sec)
                 .unwrap_or(60),
+            cac_setup_ttl_sec: args
+                .cac_setup_ttl_sec
+                .or(file.cac_setup_ttl_sec)
+                .unwrap_or(120),
+            cac_max_call_sec: args
+                .cac_max_call_sec
+                .or(file.cac_max_call_sec)
+                .unwrap_or(14_400),
+            wholesale_proxy: args
+                .wholesale_proxy
+                .or(file.wholesale_proxy)
+                .unwrap_or_else(|| "wholesale.invalid:5060".into()),
             header_bytes_max: args
                 .header_bytes_max
                 .or(file.header_bytes_max)
@@ -168,6 +186,8 @@ impl Config {
             ("nonce_ttl_sec", self.nonce_ttl_sec as usize),
             ("auth_fail_threshold", self.auth_fail_threshold),
             ("auth_fail_window_sec", self.auth_fail_window_sec as usize),
+            ("cac_setup_ttl_sec", self.cac_setup_ttl_sec as usize),
+            ("cac_max_call_sec", self.cac_max_call_sec as usize),
             ("forward_queue_max", self.forward_queue_max),
             ("connections_max", self.connections_max),
             ("snapshot_events", self.snapshot_events as usize),
@@ -189,6 +209,15 @@ impl Config {
             return Err(format!(
                 "auth_fail_threshold must be at most {max} (failures kept per IP)"
             ));
+        }
+        let proxy = &self.wholesale_proxy;
+        if proxy.is_empty()
+            || proxy.len() > 253
+            || !proxy
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"@;<>\"".contains(&b))
+        {
+            return Err(format!("wholesale_proxy: {proxy:?} is not host[:port]"));
         }
         if self.io_memory_bytes < 64 * 1024 {
             return Err("io_memory_bytes must be at least 65536 (glommio's minimum)".into());

@@ -15,6 +15,9 @@ pub struct Index {
     /// (auth_username, lower-case realm) → device.
     pub devices_by_auth: BTreeMap<(String, String), usize>,
     pub dids_by_e164: BTreeMap<String, usize>,
+    pub dids: BTreeMap<String, usize>,
+    /// Device id → position.
+    pub devices: BTreeMap<String, usize>,
     pub extensions: BTreeMap<String, usize>,
     pub extensions_by_digits: BTreeMap<String, usize>,
     /// User id → its first active extension targeting it.
@@ -65,6 +68,8 @@ impl Index {
                 .map(|(i, d)| ((d.auth_username.clone(), d.realm.clone()), i))
                 .collect(),
             dids_by_e164: positions(doc.dids.iter().map(|d| &d.e164)),
+            dids: positions(doc.dids.iter().map(|d| &d.id)),
+            devices: positions(doc.devices.iter().map(|d| &d.id)),
             extensions: positions(doc.extensions.iter().map(|e| &e.id)),
             extensions_by_digits: positions(doc.extensions.iter().map(|e| &e.digits)),
             extension_for_user,

@@ -217,6 +217,24 @@ impl Account {
             .map(|&i| &self.doc.dids[i])
     }
 
+    /// The DID with this id.
+    pub fn did_by_id(&self, did_id: &str) -> Option<&Did> {
+        self.index.dids.get(did_id).map(|&i| &self.doc.dids[i])
+    }
+
+    /// The device with this id.
+    pub fn device(&self, device_id: &str) -> Option<&Device> {
+        self.index
+            .devices
+            .get(device_id)
+            .map(|&i| &self.doc.devices[i])
+    }
+
+    /// The account's trunks, in document order.
+    pub fn trunks(&self) -> &[Trunk] {
+        &self.doc.trunks
+    }
+
     /// The extension with these digits.
     pub fn extension(&self, digits: &str) -> Option<&Extension> {
         self.index

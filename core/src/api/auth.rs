@@ -363,14 +363,7 @@ mod planted_tests {
     /// One shard holding the demo account, where device 1001 already used
     /// (nonce "n1", nc 00000001).
     fn shard_with_a_used_nonce() -> Shard {
-        let mut shard = Shard::new(ShardConfig {
-            id: 0,
-            shards: 1,
-            nonce_key: NonceKey([7; 32]),
-            nonce_ttl_ms: 300_000,
-            auth_fail_threshold: 10,
-            auth_fail_window_ms: 60_000,
-        });
+        let mut shard = Shard::new(ShardConfig::new(0, 1, NonceKey([7; 32])));
         let doc: Value =
             serde_json::from_str(include_str!("../../../examples/demo/acme.json")).unwrap();
         let account = crate::account::parse("acc_acme", &doc).unwrap();

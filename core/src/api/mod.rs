@@ -8,13 +8,18 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cac;
+pub mod calls;
 pub mod error;
 pub mod fields;
 pub mod gate;
+pub mod presence;
+pub mod route;
 pub mod route_table;
 
 use crate::directory::{owner_shard, Directory};
 use crate::http::{decode_body, Request, Response};
+use crate::shard::Shard;
 use core::net::IpAddr;
 pub use error::ApiError;
 use gate::{GateConfig, Verdict};
@@ -39,9 +44,36 @@ pub enum Prepared {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
     Auth(Box<auth::AuthRequest>),
-    AccountPut { account_id: String, doc: Value },
-    AccountGet { account_id: String },
-    AccountDelete { account_id: String },
+    AccountPut {
+        account_id: String,
+        doc: Value,
+    },
+    AccountGet {
+        account_id: String,
+    },
+    AccountDelete {
+        account_id: String,
+    },
+    /// `POST /route`.
+    Route(Box<crate::route::RouteRequest>),
+    /// `POST /admin/route/explain`.
+    Explain(Box<crate::route::RouteRequest>),
+    /// `POST /presence/event` (register, dialog).
+    Presence(Box<presence::PresenceEvent>),
+    /// `POST /presence/event` with `state: sync`: runs on every shard.
+    Sync(Box<presence::SyncReport>),
+    CacGet {
+        account_id: String,
+    },
+    CacReset {
+        account_id: String,
+    },
+    Trace {
+        call_id: String,
+    },
+    /// The shard's timers (reaping, expiry): sent by the runtime, never
+    /// from the network.
+    Tick,
 }
 
 /// Where a call runs.
@@ -53,19 +85,45 @@ pub enum ShardKey {
     Account(String),
     /// Whichever shard accepted the request (no account involved).
     Local,
+    /// Every shard, one after the other; the replies are merged
+    /// ([`merge_every`]).
+    Every,
 }
 
 impl Call {
-    /// Where this call must run, found through the directory.
-    pub fn key(&self, directory: &Directory) -> ShardKey {
+    /// Where this call must run, found through the directory and the
+    /// callId index of the accepting shard.
+    pub fn key(&self, shard: &Shard) -> ShardKey {
+        let directory = shard.directory();
+        let account = |id: Option<&str>| match id {
+            Some(account_id) => ShardKey::Account(account_id.to_string()),
+            None => ShardKey::Local,
+        };
         match self {
-            Call::Auth(request) => match directory.account_for_domain(request.realm()) {
-                Some(account_id) => ShardKey::Account(account_id.to_string()),
-                None => ShardKey::Local,
-            },
+            Call::Auth(request) => account(directory.account_for_domain(request.realm())),
             Call::AccountPut { .. } | Call::AccountGet { .. } | Call::AccountDelete { .. } => {
                 ShardKey::Control
             }
+            Call::Route(request) | Call::Explain(request) => {
+                match shard.call_index().account(&request.call_id) {
+                    Some(id) => ShardKey::Account(id.to_string()),
+                    None => account(crate::route::account_of(directory, request)),
+                }
+            }
+            Call::Presence(event) => match &**event {
+                presence::PresenceEvent::Register(e) => {
+                    account(directory.account_for_domain(&e.realm))
+                }
+                presence::PresenceEvent::Dialog(e) => {
+                    account(shard.call_index().account(&e.call_id))
+                }
+            },
+            Call::Sync(_) => ShardKey::Every,
+            Call::CacGet { account_id } | Call::CacReset { account_id } => {
+                ShardKey::Account(account_id.clone())
+            }
+            Call::Trace { call_id } => account(shard.call_index().account(call_id)),
+            Call::Tick => ShardKey::Local,
         }
     }
 }
@@ -78,8 +136,23 @@ impl ShardKey {
             ShardKey::Control => CONTROL_SHARD,
             ShardKey::Account(account_id) => owner_shard(account_id, shards),
             ShardKey::Local => local,
+            ShardKey::Every => panic!("an Every call runs on each shard, not on one"),
         }
     }
+}
+
+/// The one reply of a call that ran on every shard: the first error, else
+/// the `released` counts summed (the only Every call is `sync`).
+pub fn merge_every(replies: Vec<crate::http::Response>) -> crate::http::Response {
+    let mut released = 0u64;
+    for reply in replies {
+        if reply.status != 200 {
+            return reply;
+        }
+        let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+        released += body["released"].as_u64().unwrap_or(0);
+    }
+    error::ok(serde_json::json!({"released": released}))
 }
 
 /// Routes, gates and decodes `req` from `peer`.
@@ -116,6 +189,25 @@ fn prepare_call(
         }
         Endpoint::AccountGet { account_id } => Call::AccountGet { account_id },
         Endpoint::AccountDelete { account_id } => Call::AccountDelete { account_id },
+        Endpoint::Route => Call::Route(Box::new(crate::route::RouteRequest::decode(
+            &body(req)?,
+            peer,
+        )?)),
+        Endpoint::RouteExplain => Call::Explain(Box::new(crate::route::RouteRequest::decode(
+            &body(req)?,
+            peer,
+        )?)),
+        Endpoint::PresenceEvent => match presence::decode(&body(req)?)? {
+            presence::Decoded::Event(event) => Call::Presence(Box::new(event)),
+            presence::Decoded::Sync(report) => Call::Sync(Box::new(report)),
+        },
+        Endpoint::CacGet => Call::CacGet {
+            account_id: account_id_param(req)?,
+        },
+        Endpoint::CacReset => Call::CacReset {
+            account_id: account_id_param(req)?,
+        },
+        Endpoint::CallTrace { call_id } => Call::Trace { call_id },
         other => return Err(ApiError::not_implemented(other.name())),
     };
     Ok(Prepared::Call(Box::new(call)))
@@ -123,6 +215,13 @@ fn prepare_call(
 
 fn body(req: &Request) -> Result<Map<String, Value>, ApiError> {
     decode_body(req).map_err(|e| ApiError::new(e.status, e.code, e.message))
+}
+
+/// The `accountId` of a request (query, else body), checked as an id.
+fn account_id_param(req: &Request) -> Result<String, ApiError> {
+    let id = agent_account_id(req)?;
+    admin::check_account_id(&id)?;
+    Ok(id)
 }
 
 /// The `accountId` an agent-class request names (query, else body).

@@ -116,14 +116,14 @@ async fn shard_main(
         .join()
         .await
         .map_err(|_| "reply mesh join failed".to_string())?;
-    let shard = Shard::new(ShardConfig {
-        id,
-        shards,
-        nonce_key: plan.nonce_key.clone(),
-        nonce_ttl_ms: plan.config.nonce_ttl_sec * 1000,
-        auth_fail_threshold: plan.config.auth_fail_threshold,
-        auth_fail_window_ms: plan.config.auth_fail_window_sec * 1000,
-    });
+    let mut shard_config = ShardConfig::new(id, shards, plan.nonce_key.clone());
+    shard_config.nonce_ttl_ms = plan.config.nonce_ttl_sec * 1000;
+    shard_config.auth_fail_threshold = plan.config.auth_fail_threshold;
+    shard_config.auth_fail_window_ms = plan.config.auth_fail_window_sec * 1000;
+    shard_config.cac_setup_ttl_ms = plan.config.cac_setup_ttl_sec * 1000;
+    shard_config.cac_max_call_ms = plan.config.cac_max_call_sec * 1000;
+    shard_config.wholesale_proxy = plan.config.wholesale_proxy.clone();
+    let shard = Shard::new(shard_config);
     let (journal, bell) = store::journal::Journal::new();
     let node = Rc::new(Node::new(
         id,
@@ -193,8 +193,15 @@ async fn shard_main(
         plan.config.snapshot_bytes,
     );
     shared.recovered.fetch_add(1, Ordering::AcqRel);
+    while shared.recovered.load(Ordering::Acquire) < shards {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    // Every core's callId index learns this shard's calls.
+    node.share_call_index().await;
+    shared.indexed.fetch_add(1, Ordering::AcqRel);
+    spawn_ticker(&node);
     if id == sipbrain_core::api::CONTROL_SHARD {
-        while shared.recovered.load(Ordering::Acquire) < shards {
+        while shared.indexed.load(Ordering::Acquire) < shards {
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
         node.share_directory().await;
@@ -206,6 +213,24 @@ async fn shard_main(
     drain(&node).await;
     final_snapshot(&node, &wal, &opened.disk).await;
     Ok(())
+}
+
+/// Runs the shard's timers (CAC leak reaping, registration expiry) once a
+/// second when one is due, as an ordinary logged call.
+fn spawn_ticker(node: &Rc<Node>) {
+    let node = node.clone();
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(Duration::from_secs(1)).await;
+            if node.shared.stopping.load(Ordering::Acquire) {
+                return;
+            }
+            if node.shared.ready.load(Ordering::Acquire) && node.tick_due() {
+                node.execute(Call::Tick).await;
+            }
+        }
+    })
+    .detach();
 }
 
 /// Runs group commit for this shard; a disk error stops the process

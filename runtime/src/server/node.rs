@@ -27,6 +27,8 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Shards whose recovery finished.
     pub recovered: std::sync::atomic::AtomicUsize,
+    /// Shards whose calls every core's callId index has.
+    pub indexed: std::sync::atomic::AtomicUsize,
     /// SIGTERM/SIGINT arrived: stop accepting, drain, exit.
     pub stopping: AtomicBool,
 }
@@ -115,10 +117,20 @@ impl Node {
         if !self.shared.ready.load(Ordering::Acquire) {
             return ApiError::new(503, "not_ready", "recovery in progress").to_response();
         }
-        let target = {
-            let shard = self.shard.borrow();
-            call.key(shard.directory()).shard(self.shards, self.id)
-        };
+        let key = call.key(&self.shard.borrow());
+        if key == api::ShardKey::Every {
+            let mut replies = Vec::with_capacity(self.shards);
+            for target in 0..self.shards {
+                let reply = if target == self.id {
+                    self.execute(call.clone()).await
+                } else {
+                    self.forward(target, call.clone()).await
+                };
+                replies.push(reply);
+            }
+            return api::merge_every(replies);
+        }
+        let target = key.shard(self.shards, self.id);
         if target == self.id {
             self.execute(call).await
         } else {
@@ -181,6 +193,21 @@ impl Node {
     /// This shard's snapshot image, encoded.
     pub fn image(&self) -> Vec<u8> {
         sipbrain_core::event::encode_all(&self.shard.borrow().image())
+    }
+
+    /// True when one of the shard's timers is due.
+    pub fn tick_due(&self) -> bool {
+        let shard = self.shard.borrow();
+        sipbrain_core::api::calls::next_deadline(&shard).is_some_and(|at| at <= self.clock.now())
+    }
+
+    /// Sends this shard's calls to every other core's callId index (at
+    /// start, after recovery) and waits for their acks.
+    pub async fn share_call_index(&self) {
+        let events = self.shard.borrow().call_index_image();
+        if !events.is_empty() && self.shards > 1 {
+            self.broadcast(events).await;
+        }
     }
 
     /// Sends the control shard's documents to every other core (at start,
@@ -263,7 +290,7 @@ impl Node {
             ToShard::Broadcast { id, events } => {
                 let mut shard = self.shard.borrow_mut();
                 for event in &events {
-                    assert!(event.is_broadcast(), "only directory events are broadcast");
+                    assert!(event.is_broadcast(), "only broadcast events cross cores");
                     shard.apply(event);
                 }
                 FromShard::Ack { id }

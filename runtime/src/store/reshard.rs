@@ -94,7 +94,7 @@ async fn repartition_async(
         let opened = open_shard(data_dir, old.generation, shard, options, truncate).await?;
         tracing::info!("{}", opened.report);
         for event in opened.events {
-            if event.is_broadcast() {
+            if event.is_directory() {
                 assert_eq!(shard, 0, "only the control shard logs directory events");
                 documents.push(event);
             } else {

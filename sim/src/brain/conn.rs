@@ -113,12 +113,37 @@ impl Brain {
             }
             Prepared::Call(call) => call,
         };
-        let target = call
-            .key(node.shard.directory())
-            .shard(self.settings.shards, shard);
+        let key = call.key(&node.shard);
+        if key == api::ShardKey::Every {
+            // Runs on every core; `respond` merges the replies.
+            self.gathers.insert(conn, Vec::new());
+            for target in 0..self.settings.shards {
+                if target == shard {
+                    let dest = Dest::Conn { conn, keep_alive };
+                    self.execute(wall_ms, shard, (*call).clone(), dest, out);
+                } else {
+                    self.forward(shard, target, conn, keep_alive, call.clone(), out);
+                }
+            }
+            return;
+        }
+        let target = key.shard(self.settings.shards, shard);
         if target == shard {
             return self.execute(wall_ms, shard, *call, Dest::Conn { conn, keep_alive }, out);
         }
+        self.forward(shard, target, conn, keep_alive, call, out);
+    }
+
+    /// Sends a call to core `target` over the bounded mesh (503 when full).
+    fn forward(
+        &mut self,
+        shard: usize,
+        target: usize,
+        conn: ConnId,
+        keep_alive: bool,
+        call: Box<api::Call>,
+        out: &mut Vec<Out>,
+    ) {
         let queued = self.mesh_queued.entry((shard, target)).or_default();
         if *queued >= self.settings.mesh_capacity {
             out.push(Out::Resolved {
@@ -163,6 +188,15 @@ impl Brain {
         keep_alive: bool,
         out: &mut Vec<Out>,
     ) {
+        let mut response = response;
+        if let Some(replies) = self.gathers.get_mut(&conn) {
+            replies.push(response);
+            if replies.len() < self.settings.shards {
+                return;
+            }
+            let replies = self.gathers.remove(&conn).expect("just seen");
+            response = api::merge_every(replies);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };

@@ -157,6 +157,8 @@ pub struct Brain {
     /// The durability oracle, one per shard.
     pub ledgers: Vec<Ledger>,
     mesh_queued: BTreeMap<(usize, usize), usize>,
+    /// Replies gathered so far for a call that runs on every core.
+    gathers: BTreeMap<ConnId, Vec<Response>>,
     broadcasts: BTreeMap<u64, (usize, Waiter, usize)>,
     next_broadcast: u64,
     /// Calls decided so far (across restarts).
@@ -239,6 +241,7 @@ impl Brain {
             clock_last: 0,
             ledgers,
             mesh_queued: BTreeMap::new(),
+            gathers: BTreeMap::new(),
             broadcasts: BTreeMap::new(),
             next_broadcast: 1,
             decisions: 0,
@@ -285,6 +288,17 @@ impl Brain {
                 events_since_snapshot: 0,
                 durable: recovered.durable,
             });
+        }
+        // Every shard's calls reach every other shard's callId index.
+        let indexes: Vec<Vec<Event>> = nodes.iter().map(|n| n.shard.call_index_image()).collect();
+        for (from, events) in indexes.iter().enumerate() {
+            for (to, node) in nodes.iter_mut().enumerate() {
+                if to != from {
+                    for event in events {
+                        node.shard.apply(event);
+                    }
+                }
+            }
         }
         let directory = nodes[CONTROL_SHARD].shard.directory_image();
         for node in nodes
@@ -342,6 +356,7 @@ impl Brain {
         self.conns.clear();
         self.runnable.clear();
         self.mesh_queued.clear();
+        self.gathers.clear();
         self.broadcasts.clear();
         self.incarnation += 1;
         for disk in &self.disks {

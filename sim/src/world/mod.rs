@@ -193,19 +193,19 @@ pub fn brain_settings(knobs: &Knobs) -> BrainSettings {
             body_bytes_max: 64 << 10,
             media_body_bytes_max: 64 << 10,
         },
-        shard: ShardConfig {
-            id: 0,
-            shards: knobs.shards,
-            nonce_key: NonceKey(
+        shard: {
+            let key = NonceKey(
                 rng::mix(knobs.seed)
                     .to_le_bytes()
                     .repeat(4)
                     .try_into()
                     .expect("32 bytes"),
-            ),
-            nonce_ttl_ms: knobs.nonce_ttl_ms,
-            auth_fail_threshold: knobs.auth_fail_threshold,
-            auth_fail_window_ms: knobs.auth_fail_window_ms,
+            );
+            let mut config = ShardConfig::new(0, knobs.shards, key);
+            config.nonce_ttl_ms = knobs.nonce_ttl_ms;
+            config.auth_fail_threshold = knobs.auth_fail_threshold;
+            config.auth_fail_window_ms = knobs.auth_fail_window_ms;
+            config
         },
         wal: WalOptions {
             segment_bytes: knobs.segment_bytes,
@@ -598,7 +598,7 @@ impl World {
         let documents: Vec<_> = control
             .image()
             .into_iter()
-            .filter(|e| e.is_broadcast())
+            .filter(|e| e.is_directory())
             .collect();
         fnv64(&event::encode_all(&documents))
     }
