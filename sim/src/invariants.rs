@@ -40,13 +40,200 @@ pub const REGISTRY: &[Invariant] = &[
         name: "directory-agrees",
         check: directory_agrees,
     },
+    Invariant {
+        name: "cac-exact",
+        check: cac_exact,
+    },
+    Invariant {
+        name: "cac-hard-limits",
+        check: cac_hard_limits,
+    },
+    Invariant {
+        name: "released-once",
+        check: released_once,
+    },
 ];
 
 /// Checked once at the end of the healed phase.
-pub const FINAL_REGISTRY: &[Invariant] = &[Invariant {
-    name: "converged",
-    check: converged,
-}];
+pub const FINAL_REGISTRY: &[Invariant] = &[
+    Invariant {
+        name: "converged",
+        check: converged,
+    },
+    Invariant {
+        name: "calls-released",
+        check: calls_released,
+    },
+];
+
+/// On every shard, each account's CAC counters equal exactly the sum of
+/// what its admitted, unreleased calls took, and its admitted set is
+/// exactly those calls.
+fn cac_exact(view: &View) -> Result<(), String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    for shard in view.brain.shards() {
+        let mut counts: BTreeMap<&str, BTreeMap<sipbrain_core::calls::Dim, u32>> = BTreeMap::new();
+        let mut admitted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for record in shard.calls().values().filter(|r| r.admitted) {
+            let account = record.start.account_id.as_str();
+            admitted
+                .entry(account)
+                .or_default()
+                .insert(&record.start.call_id);
+            let dims = record
+                .start
+                .admission
+                .as_ref()
+                .map(|a| a.dims.as_slice())
+                .unwrap_or(&[]);
+            for dim in dims {
+                *counts
+                    .entry(account)
+                    .or_default()
+                    .entry(dim.clone())
+                    .or_insert(0) += 1;
+            }
+        }
+        for (account, cac) in shard.cac_all() {
+            let expected = counts.remove(account.as_str()).unwrap_or_default();
+            if cac.counts != expected {
+                return Err(format!(
+                    "shard {}: {account}'s counters {:?} differ from its admitted calls' {:?}",
+                    shard.config().id,
+                    cac.counts,
+                    expected
+                ));
+            }
+            let calls = admitted.remove(account.as_str()).unwrap_or_default();
+            let held: BTreeSet<&str> = cac.admitted.iter().map(String::as_str).collect();
+            if held != calls {
+                return Err(format!(
+                    "shard {}: {account}'s admitted set {held:?} differs from its admitted calls {calls:?}",
+                    shard.config().id
+                ));
+            }
+        }
+        if let Some((account, dims)) = counts.into_iter().next() {
+            return Err(format!(
+                "shard {}: {account} has admitted calls holding {dims:?} but no counters",
+                shard.config().id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The callers' accounts never change, so their limits hold at every
+/// instant: no concurrency counter above its limit, and no more hard-rate
+/// hits inside any window than the limit allows.
+fn cac_hard_limits(view: &View) -> Result<(), String> {
+    use sipbrain_core::calls::Dim;
+    for shard in view.brain.shards() {
+        for (account_id, cac) in shard.cac_all() {
+            if !account_id.starts_with(crate::actors::caller::ACCOUNT_PREFIX) {
+                continue;
+            }
+            let Some(account) = shard.account(account_id) else {
+                continue;
+            };
+            let doc = account.doc();
+            for (dim, count) in &cac.counts {
+                let limit = match dim {
+                    Dim::AccountIn => doc.max_in,
+                    Dim::AccountOut => doc.max_out,
+                    Dim::AccountDialer => doc.max_dialer,
+                    Dim::User(id) => account.user(id).and_then(|u| u.max_simultaneous),
+                    Dim::Did(id) => account.did_by_id(id).and_then(|d| d.max_channels),
+                    Dim::Trunk(id) => account.trunk(id).and_then(|t| t.max_channels),
+                };
+                if limit.is_some_and(|limit| *count > limit) {
+                    return Err(format!(
+                        "shard {}: {account_id} holds {count} on {} past its limit {limit:?}",
+                        shard.config().id,
+                        dim.label()
+                    ));
+                }
+            }
+            for limit in doc.call_limits.iter().filter(|l| l.hard) {
+                let Some(hits) = cac.rates.get(&limit.id) else {
+                    continue;
+                };
+                let hits: Vec<u64> = hits.iter().map(|m| m.0).collect();
+                let max = limit.max_count as usize;
+                let period = u64::from(limit.period_sec) * 1000;
+                for pair in hits.windows(max + 1) {
+                    if pair[max] < pair[0] + period {
+                        return Err(format!(
+                            "shard {}: {account_id} admitted {} calls within {period} ms past rate limit {} ({max})",
+                            shard.config().id,
+                            max + 1,
+                            limit.id
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No call gives its counters back twice (its trace shows every release).
+fn released_once(view: &View) -> Result<(), String> {
+    for shard in view.brain.shards() {
+        for record in shard.calls().values() {
+            let releases = record
+                .trace
+                .iter()
+                .filter(|e| e.source == "cac" && (e.kind == "released" || e.kind == "reset"))
+                .count();
+            if releases > 1 {
+                return Err(format!(
+                    "shard {}: call {} was released {releases} times",
+                    shard.config().id,
+                    record.start.call_id
+                ));
+            }
+            if releases == 1 && record.admitted {
+                return Err(format!(
+                    "shard {}: call {} was released yet still holds its counters",
+                    shard.config().id,
+                    record.start.call_id
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// At the end every caller has ended its calls and sent a sync that lists
+/// none: only calls admitted too recently for that sync (late duplicates)
+/// may still hold counters, and only until their setup TTL.
+fn calls_released(view: &View) -> Result<(), String> {
+    for shard in view.brain.shards() {
+        let config = shard.config();
+        let now = shard.clock_floor();
+        for record in shard.calls().values().filter(|r| r.admitted) {
+            let start = &record.start;
+            if !start
+                .account_id
+                .starts_with(crate::actors::caller::ACCOUNT_PREFIX)
+            {
+                continue;
+            }
+            let recent = now.since(start.at)
+                < config.sync_grace_ms.max(config.cac_setup_ttl_ms) + 2_000
+                && record.progress != sipbrain_core::calls::Progress::Confirmed;
+            if !recent {
+                return Err(format!(
+                    "shard {}: call {} ({:?}, routed at {} by {} epoch {}, live {}; node epoch now {}; clock {}) still holds its counters after every caller closed",
+                    config.id, start.call_id, record.progress, start.at.0, start.node, start.epoch,
+                    record.is_live(), shard.node_epoch(&start.node), now.0
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A released reply depends only on durable events.
 fn acked_is_durable(view: &View) -> Result<(), String> {

@@ -86,6 +86,11 @@ pub struct Knobs {
     pub accounts_per_operator: usize,
     /// SIP edge nodes authenticating.
     pub edges: usize,
+    /// SIP edges placing calls in their own accounts.
+    pub callers: usize,
+    /// CAC leak reaping: setup TTL and longest call, milliseconds.
+    pub cac_setup_ttl_ms: u64,
+    pub cac_max_call_ms: u64,
     /// Probers of the other endpoints (health, gating, malformed HTTP).
     pub probers: usize,
     /// A client's timeout before it retries, milliseconds.
@@ -160,6 +165,9 @@ impl Knobs {
             accounts_per_operator: r.gen_range(1..=3),
             edges: r.gen_range(1..=6),
             probers: r.gen_range(0..=2),
+            callers: r.gen_range(0..=3),
+            cac_setup_ttl_ms: pick(r, &[3_000, 30_000, 120_000]),
+            cac_max_call_ms: pick(r, &[20_000, 600_000]),
             client_timeout_ms: pick(r, &[200, 1_000, 5_000]),
             edge_attempts_max: r.gen_range(1..=4),
             nonce_ttl_ms: pick(r, &[2_000, 30_000, 300_000]),
@@ -230,8 +238,8 @@ impl fmt::Display for Knobs {
         )?;
         writeln!(
             f,
-            "  actors: operators={}×{} accounts, edges={}, probers={}; client timeout {} ms, edge attempts ≤{}",
-            self.operators, self.accounts_per_operator, self.edges, self.probers, self.client_timeout_ms, self.edge_attempts_max
+            "  actors: operators={}×{} accounts, edges={}, callers={}, probers={}; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}",
+            self.operators, self.accounts_per_operator, self.edges, self.callers, self.probers, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms
         )?;
         write!(
             f,

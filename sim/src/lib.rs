@@ -145,6 +145,7 @@ pub fn plant(name: &str) -> Result<(), String> {
             "ack-before-fsync" => storage_bugs::plant(Some(storage_bugs::Bug::AckBeforeFsync)),
             "replay-skips-event" => storage_bugs::plant(Some(storage_bugs::Bug::ReplaySkipsEvent)),
             "nonce-ignores-nc" => core_bugs::plant(Some(core_bugs::Bug::NonceIgnoresNc)),
+            "cac-double-release" => core_bugs::plant(Some(core_bugs::Bug::CacDoubleRelease)),
             "none" => {}
             other => return Err(format!("no planted bug named {other:?}")),
         }

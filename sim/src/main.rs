@@ -37,7 +37,7 @@ struct Cli {
     #[arg(long)]
     soak: Option<u64>,
     /// Plant a known bug (needs `--features planted-bugs`): ack-before-fsync,
-    /// replay-skips-event, nonce-ignores-nc.
+    /// replay-skips-event, nonce-ignores-nc, cac-double-release.
     #[arg(long)]
     plant: Option<String>,
 }

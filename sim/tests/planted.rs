@@ -46,9 +46,19 @@ fn a_nonce_check_that_ignores_nc_is_caught() {
 }
 
 #[test]
+fn a_double_cac_release_is_caught() {
+    caught("cac-double-release", &["cac-exact", "released-once"]);
+}
+
+#[test]
 fn the_same_seeds_pass_with_no_bug_planted() {
     sim::plant("none").expect("clear");
-    for bug in ["ack-before-fsync", "replay-skips-event", "nonce-ignores-nc"] {
+    for bug in [
+        "ack-before-fsync",
+        "replay-skips-event",
+        "nonce-ignores-nc",
+        "cac-double-release",
+    ] {
         let seed = rng::seed_from_text(bug, 0);
         let outcome = run(knobs_for(seed, Some(STEPS)), Options::default());
         assert!(outcome.failure.is_none(), "{}", outcome.failure.unwrap());

@@ -6,6 +6,7 @@
 //! faults). Adding a client of a new endpoint is one file here and one
 //! line in [`cast`].
 
+pub mod caller;
 pub mod edge;
 pub mod operator;
 pub mod prober;
@@ -71,7 +72,7 @@ pub trait Actor {
     fn on_give_up(&mut self, _op: &Op, _copies: u32, _ctx: &mut Ctx) {}
 }
 
-/// The cast of a run: operators, SIP edges and probers, with their own
+/// The cast of a run: operators, SIP edges, callers and probers, with their own
 /// random streams.
 pub fn cast(knobs: &Knobs, model: &mut Model) -> Vec<(Box<dyn Actor>, SimRng)> {
     let mut actors: Vec<(Box<dyn Actor>, SimRng)> = Vec::new();
@@ -86,6 +87,12 @@ pub fn cast(knobs: &Knobs, model: &mut Model) -> Vec<(Box<dyn Actor>, SimRng)> {
         actors.push((
             Box::new(edge::Edge::new(i)),
             rng::stream(knobs.seed, &format!("edge-{i}")),
+        ));
+    }
+    for i in 0..knobs.callers {
+        actors.push((
+            Box::new(caller::Caller::new(i)),
+            rng::stream(knobs.seed, &format!("caller-{i}")),
         ));
     }
     for i in 0..knobs.probers {

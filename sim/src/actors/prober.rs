@@ -28,12 +28,30 @@ const PROBES: &[Probe] = &[
         build: |id| Op::new(id, "readyz", "GET", "/readyz"),
     },
     Probe {
-        name: "route (not built yet)",
-        status: 501,
+        name: "route without `to`",
+        status: 400,
         build: |id| {
-            Op::new(id, "route", "POST", "/route")
+            Op::new(id, "route-missing-to", "POST", "/route")
                 .header("authorization", &format!("Bearer {EDGE_TOKEN}"))
                 .json(&json!({"callId": "c1"}))
+        },
+    },
+    Probe {
+        name: "dialog report of an unknown call",
+        status: 404,
+        build: |id| {
+            Op::new(id, "dialog-unknown", "POST", "/presence/event")
+                .header("authorization", &format!("Bearer {EDGE_TOKEN}"))
+                .json(&json!({"type": "dialog", "callId": "never-routed", "state": "terminated"}))
+        },
+    },
+    Probe {
+        name: "agent presence events (not built yet)",
+        status: 501,
+        build: |id| {
+            Op::new(id, "presence-agent", "POST", "/presence/event")
+                .header("authorization", &format!("Bearer {EDGE_TOKEN}"))
+                .json(&json!({"type": "agent"}))
         },
     },
     Probe {

@@ -23,14 +23,13 @@ impl Brain {
         dest: Dest,
         out: &mut Vec<Out>,
     ) {
-        let conn = match dest {
-            Dest::Conn { conn, .. } | Dest::Remote { conn, .. } => conn,
-        };
-        self.decisions += 1;
-        out.push(Out::Resolved {
-            conn,
-            decision: Some(self.decisions),
-        });
+        if let Dest::Conn { conn, .. } | Dest::Remote { conn, .. } = dest {
+            self.decisions += 1;
+            out.push(Out::Resolved {
+                conn,
+                decision: Some(self.decisions),
+            });
+        }
         let now = self.now(wall_ms);
         let salt = self.salt.next_u64();
         let node = &mut self.nodes[shard];
@@ -193,6 +192,7 @@ impl Brain {
     fn finish(&mut self, shard: usize, waiter: Waiter, out: &mut Vec<Out>) {
         match waiter.dest {
             Dest::Conn { conn, keep_alive } => self.respond(conn, waiter.response, keep_alive, out),
+            Dest::Internal => {}
             Dest::Remote {
                 from,
                 conn,

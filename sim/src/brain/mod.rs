@@ -106,6 +106,8 @@ enum Dest {
         conn: ConnId,
         keep_alive: bool,
     },
+    /// The brain's own call (timers): the reply goes nowhere.
+    Internal,
 }
 
 /// A reply waiting for durability (and broadcast acks).
@@ -369,6 +371,41 @@ impl Brain {
     fn now(&mut self, wall_ms: u64) -> sipbrain_core::time::Millis {
         self.clock_last = self.clock_last.max(wall_ms);
         sipbrain_core::time::Millis(self.clock_last)
+    }
+
+    /// Runs each shard's due timers (CAC reaping, registration expiry) as
+    /// the runtime's ticker does. Afterwards no admitted call may be past
+    /// its setup TTL or longest duration: the name of the broken
+    /// invariant's text otherwise.
+    pub fn tick(&mut self, wall_ms: u64, out: &mut Vec<Out>) -> Result<(), String> {
+        let now = self.now(wall_ms);
+        for shard in 0..self.nodes.len() {
+            let due = sipbrain_core::api::calls::next_deadline(&self.nodes[shard].shard)
+                .is_some_and(|at| at <= now);
+            if due {
+                self.execute(
+                    wall_ms,
+                    shard,
+                    sipbrain_core::api::Call::Tick,
+                    Dest::Internal,
+                    out,
+                );
+            }
+            let config = self.nodes[shard].shard.config().clone();
+            for record in self.nodes[shard].shard.calls().values() {
+                let age = now.since(record.start.at);
+                let late = age >= config.cac_max_call_ms
+                    || (record.progress != sipbrain_core::calls::Progress::Confirmed
+                        && age >= config.cac_setup_ttl_ms);
+                if record.admitted && late {
+                    return Err(format!(
+                        "shard {shard}: call {} still holds its counters {age} ms after it was routed (setup TTL {} ms, max {} ms, progress {:?})",
+                        record.start.call_id, config.cac_setup_ttl_ms, config.cac_max_call_ms, record.progress
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Each running shard's state (for invariants and the final hash).

@@ -60,6 +60,8 @@ enum Ev {
     Restart {
         incarnation: u64,
     },
+    /// The brain's timers, once a virtual second.
+    Tick,
 }
 
 /// How to run.
@@ -205,6 +207,8 @@ pub fn brain_settings(knobs: &Knobs) -> BrainSettings {
             config.nonce_ttl_ms = knobs.nonce_ttl_ms;
             config.auth_fail_threshold = knobs.auth_fail_threshold;
             config.auth_fail_window_ms = knobs.auth_fail_window_ms;
+            config.cac_setup_ttl_ms = knobs.cac_setup_ttl_ms;
+            config.cac_max_call_ms = knobs.cac_max_call_ms;
             config
         },
         wal: WalOptions {
@@ -277,6 +281,7 @@ impl World {
             let at = self.faults.gen_range(0..1_000);
             self.schedule(at, Ev::Wake { actor });
         }
+        self.schedule(1_000_000, Ev::Tick);
         while self.outcome.failure.is_none() {
             if self.healed && self.finished() {
                 self.final_checks();
@@ -447,6 +452,18 @@ impl World {
             Ev::Restart { incarnation } => {
                 if incarnation == self.brain.incarnation && !self.brain.is_up() {
                     self.restart();
+                }
+            }
+            Ev::Tick => {
+                self.schedule(self.now() + 1_000_000, Ev::Tick);
+                if self.brain.is_up() {
+                    let wall = self.clocks.wall_ms();
+                    let mut out = Vec::new();
+                    let reaped = self.brain.tick(wall, &mut out);
+                    self.apply_outs(out);
+                    if let Err(message) = reaped {
+                        self.fail("cac-reaped", message);
+                    }
                 }
             }
         }
