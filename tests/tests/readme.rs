@@ -79,3 +79,44 @@ fn the_first_session_works_as_pasted() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_routing_session_works_as_pasted() {
+    let text = readme();
+    let args = serve_args(&text);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let script =
+        block_after(&text, "## Routing calls").replace("localhost:8080", &server.addr.to_string());
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let expect = [
+        "\"device_id\":\"dev_bob\",\"reachable\":true,\"contacts\":1",
+        "\"action\":\"proxy\"",
+        "\"uri\":\"sip:1002@198.51.100.9:5062\"",
+        "\"flow_id\":\"flow_main\"",
+        "\"carrier\":\"trunk\",\"dest\":\"12025550199\"",
+        "\"code\":433",
+        "\"counters\":{\"in\":1,\"out\":1",
+        "\"callId\":\"call-3\",\"applied\":false",
+        "\"disposition\":\"answered\"",
+        "\"released\":2",
+        "\"decision\":{\"action\":\"flow\",\"account_id\":\"acc_acme\",\"flow_id\":\"sys:voicemail:vm_main\"",
+        "\"state\":\"holiday\"",
+    ];
+    for needle in expect {
+        assert!(
+            lines.iter().any(|l| l.contains(needle)),
+            "no line has {needle}:\n{stdout}"
+        );
+    }
+}
