@@ -30,6 +30,7 @@ pub mod api;
 pub mod auth;
 pub mod directory;
 pub mod event;
+pub mod hours;
 pub mod http;
 pub mod limits;
 pub mod number;
