@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit and property tests of core and
 # storage, the black-box tests in tests/ against the real binary (built
-# first), the simulator's tests (including the planted-bug test), and a
+# first), the Kamailio + sipp end-to-end test, the simulator's tests (including the planted-bug test), and a
 # batch of simulator seeds derived from the commit (SIM_SECONDS, default
 # 150; 0 skips it).
 set -euo pipefail
@@ -13,6 +13,9 @@ cargo test --workspace "$@"
 cargo test -p sim --features planted-bugs --test planted
 cargo test -p sipbrain-storage -p sipbrain-core --lib \
   --features sipbrain-storage/planted-bugs,sipbrain-core/planted-bugs
+# Real Kamailio and sipp from Debian in front of the brain (installs the
+# packages when missing): register, internal, inbound, outbound, CAC 503.
+SIPBRAIN_BIN="$PWD/target/debug/sipbrain" ./scripts/kamailio-e2e.sh
 # New seeds every commit, each reproducible with `--seed N`.
 if [ "${SIM_SECONDS:-150}" != 0 ]; then
   commit="$(git rev-parse HEAD 2>/dev/null || echo uncommitted)"

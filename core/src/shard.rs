@@ -190,6 +190,7 @@ impl Shard {
             Event::AccountDeleted { account_id } => {
                 self.directory.remove(account_id);
                 self.accounts.remove(account_id);
+                self.registrations.forget_account(account_id);
             }
             Event::NonceUsed {
                 nonce,

@@ -103,7 +103,7 @@ fn the_routing_session_works_as_pasted() {
         "\"device_id\":\"dev_bob\",\"reachable\":true,\"contacts\":1",
         "\"action\":\"proxy\"",
         "\"uri\":\"sip:1002@198.51.100.9:5062\"",
-        "\"flow_id\":\"flow_main\"",
+        "{\"ok\":true,\"rtjson\":{\"action\":\"flow\",\"account_id\":\"acc_acme\"",
         "\"carrier\":\"trunk\",\"dest\":\"12025550199\"",
         "\"code\":433",
         "\"counters\":{\"in\":1,\"out\":1",

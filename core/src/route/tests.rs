@@ -836,7 +836,6 @@ fn decide_reads_only() {
 }
 
 #[test]
-#[ignore = "bug: Shard::apply(AccountDeleted) never calls Registrations::forget_account (core/src/shard.rs): a deleted then re-created account still rings the old contacts"]
 fn a_deleted_accounts_registrations_are_forgotten() {
     let mut shard = demo();
     register(&mut shard, "1001", "sip:1001@10.0.0.7", json!({}));

@@ -97,7 +97,7 @@ async fn repartition_async(
             if event.is_directory() {
                 assert_eq!(shard, 0, "only the control shard logs directory events");
                 documents.push(event);
-            } else {
+            } else if owned_by(&event, shard, old.shards) {
                 locals.push(event);
             }
         }
@@ -149,4 +149,22 @@ fn refuse_orphan_generations(data_dir: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// False for an event about an account that old shard `shard` did not own:
+/// the copies every shard applies for its callId index. Each call's state
+/// comes from its owner's log alone (the index is rebuilt at start), so a
+/// call is never replayed twice into its new owner.
+fn owned_by(event: &Event, shard: usize, shards: usize) -> bool {
+    let owner =
+        |account_id: &str| sipbrain_core::directory::owner_shard(account_id, shards) == shard;
+    match event {
+        Event::CallRouted(start) => owner(&start.account_id),
+        Event::CallImage(record) => owner(&record.start.account_id),
+        Event::RateImage { account_id, .. }
+        | Event::Registered { account_id, .. }
+        | Event::Unregistered { account_id, .. } => owner(account_id),
+        Event::CallIndexed { .. } => false,
+        _ => true,
+    }
 }
