@@ -210,14 +210,15 @@ impl Shard {
                 self.clock_floor = self.clock_floor.max(*at);
             }
             Event::CallRouted(start) => {
-                self.clock_floor = self.clock_floor.max(start.at);
                 self.index.insert(&start.call_id, &start.account_id);
                 if start.rejected {
                     self.index.ended(&start.call_id);
                 }
+                // Only the owner logs it: only the owner's clock learns from it.
                 if !self.owns(&start.account_id) {
                     return;
                 }
+                self.clock_floor = self.clock_floor.max(start.at);
                 let record = CallRecord::new((**start).clone());
                 if record.admitted {
                     let admission = start.admission.as_ref().expect("admitted has admission");
@@ -257,11 +258,11 @@ impl Shard {
                 source,
                 note,
             } => {
-                self.clock_floor = self.clock_floor.max(*at);
                 self.index.ended(call_id);
                 let Some(record) = self.calls.get_mut(call_id) else {
                     return;
                 };
+                self.clock_floor = self.clock_floor.max(*at);
                 #[cfg(feature = "planted-bugs")]
                 let double = crate::planted::active(crate::planted::Bug::CacDoubleRelease);
                 #[cfg(not(feature = "planted-bugs"))]
