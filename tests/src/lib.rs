@@ -4,6 +4,7 @@
 //! The binary must be built first (`scripts/test.sh` does it); the harness
 //! looks for it in the workspace's `target/debug`, or at `$SIPBRAIN_BIN`.
 
+pub mod calls;
 pub mod client;
 pub mod demo;
 pub mod digest;
@@ -147,4 +148,23 @@ impl Drop for Server {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
     }
+}
+
+/// A connection accepted by each core (the kernel spreads connections
+/// over the SO_REUSEPORT listeners; /healthz says which core answered).
+pub fn client_on_each_shard(server: &Server) -> [Client; 2] {
+    let mut found: [Option<Client>; 2] = [None, None];
+    for _ in 0..500 {
+        let mut client = server.client();
+        let shard = client.request("GET", "/healthz", &[], None).json()["shard"]
+            .as_u64()
+            .unwrap() as usize;
+        if found[shard].is_none() {
+            found[shard] = Some(client);
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    found.map(|c| c.expect("500 connections reach both cores"))
 }

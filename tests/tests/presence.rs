@@ -2,6 +2,8 @@
 //! reports, node sync and epochs, the CAC leak reaper, and bad inputs.
 
 use serde_json::{json, Value};
+use sipbrain_tests::calls::{active_ids, trace};
+use sipbrain_tests::client_on_each_shard;
 use sipbrain_tests::demo::*;
 use sipbrain_tests::{Client, Reply, Server, ADMIN_TOKEN, EDGE_TOKEN};
 use std::time::{Duration, Instant};
@@ -26,28 +28,6 @@ fn routed(client: &mut Client, body: Value) -> Value {
 
 fn cac_of(client: &mut Client, account: &str) -> Value {
     let reply = client.request("GET", &format!("/cac?accountId={account}"), &ADMIN, None);
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    reply.json()
-}
-
-fn active_ids(cac: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = cac["active"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["callId"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
-fn trace(client: &mut Client, call_id: &str) -> Value {
-    let reply = client.request("GET", &format!("/calls/{call_id}/trace"), &ADMIN, None);
     assert_eq!(
         reply.status,
         200,
@@ -390,24 +370,6 @@ fn a_form_sync_with_call_ids_as_a_json_string_works() {
         ],
     );
     assert_eq!(reply.json()["device_id"], "dev_bob");
-}
-
-/// A connection accepted by each core.
-fn client_on_each_shard(server: &Server) -> [Client; 2] {
-    let mut found: [Option<Client>; 2] = [None, None];
-    for _ in 0..500 {
-        let mut client = server.client();
-        let shard = client.request("GET", "/healthz", &[], None).json()["shard"]
-            .as_u64()
-            .unwrap() as usize;
-        if found[shard].is_none() {
-            found[shard] = Some(client);
-        }
-        if found.iter().all(Option::is_some) {
-            break;
-        }
-    }
-    found.map(|c| c.expect("500 connections reach both cores"))
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! GET /calls/{callId}/trace against the real binary (demo data).
 
 use serde_json::{json, Value};
+use sipbrain_tests::calls::{active_ids, trace};
+use sipbrain_tests::client_on_each_shard;
 use sipbrain_tests::demo::*;
 use sipbrain_tests::{Client, Reply, Server, ADMIN_TOKEN, EDGE_TOKEN};
 
@@ -58,28 +60,6 @@ fn cac(client: &mut Client) -> Value {
         String::from_utf8_lossy(&reply.body)
     );
     reply.json()
-}
-
-fn trace(client: &mut Client, call_id: &str) -> Value {
-    let reply = client.request("GET", &format!("/calls/{call_id}/trace"), &ADMIN, None);
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    reply.json()
-}
-
-fn active_ids(cac: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = cac["active"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["callId"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
 }
 
 fn is_idle(cac: &Value) -> bool {
@@ -560,25 +540,6 @@ fn form_bodies_route_like_json() {
     // The reply is one line (Kamailio keeps the first line only).
     assert!(!reply.body.contains(&b'\n'));
     assert_eq!(cac(&mut client)["active"][0]["node"], "edge-7");
-}
-
-/// A connection accepted by each core (the kernel spreads connections
-/// over the SO_REUSEPORT listeners; /healthz says which core answered).
-fn client_on_each_shard(server: &Server) -> [Client; 2] {
-    let mut found: [Option<Client>; 2] = [None, None];
-    for _ in 0..500 {
-        let mut client = server.client();
-        let shard = client.request("GET", "/healthz", &[], None).json()["shard"]
-            .as_u64()
-            .unwrap() as usize;
-        if found[shard].is_none() {
-            found[shard] = Some(client);
-        }
-        if found.iter().all(Option::is_some) {
-            break;
-        }
-    }
-    found.map(|c| c.expect("500 connections reach both cores"))
 }
 
 #[test]

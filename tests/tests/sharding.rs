@@ -5,26 +5,7 @@
 use serde_json::json;
 use sipbrain_core::directory::owner_shard;
 use sipbrain_tests::digest::{ha1, response};
-use sipbrain_tests::{Client, Server, ADMIN_TOKEN, EDGE_TOKEN};
-
-/// A connection accepted by each core (the kernel spreads connections
-/// over the SO_REUSEPORT listeners; /healthz says which core answered).
-fn client_on_each_shard(server: &Server) -> [Client; 2] {
-    let mut found: [Option<Client>; 2] = [None, None];
-    for _ in 0..500 {
-        let mut client = server.client();
-        let shard = client.request("GET", "/healthz", &[], None).json()["shard"]
-            .as_u64()
-            .unwrap() as usize;
-        if found[shard].is_none() {
-            found[shard] = Some(client);
-        }
-        if found.iter().all(Option::is_some) {
-            break;
-        }
-    }
-    found.map(|c| c.expect("500 connections reach both cores"))
-}
+use sipbrain_tests::{client_on_each_shard, Server, ADMIN_TOKEN, EDGE_TOKEN};
 
 fn account(id: &str, domain: &str) -> serde_json::Value {
     json!({
