@@ -91,6 +91,16 @@ pub enum Event {
         account_id: String,
         ended: bool,
     },
+    // --- Flows (`POST /flow`) ---
+    /// A flow session moved: its whole new state, with `trace` holding only
+    /// the entries this step added. `webhook` is the request the runtime
+    /// performs once the event is durable.
+    FlowStep {
+        session: Box<crate::flow::Session>,
+        webhook: Option<crate::flow::WebhookCall>,
+    },
+    /// Snapshot only: a live flow session with its buffered trace.
+    FlowImage(Box<crate::flow::Session>),
 }
 
 /// An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), so the archive

@@ -32,6 +32,7 @@ pub mod cac;
 pub mod calls;
 pub mod directory;
 pub mod event;
+pub mod flow;
 pub mod hours;
 pub mod http;
 pub mod limits;

@@ -68,3 +68,18 @@ pub const ENDED_CALLS_PER_SHARD_MAX: usize = 20_000;
 pub const SYNC_CALL_IDS_MAX: usize = 100_000;
 /// Hops followed through forwards and extensions before giving up (loops).
 pub const ROUTE_HOPS_MAX: usize = 8;
+
+/// Longest text field of a flow node or flow variable value.
+pub const FLOW_TEXT_BYTES_MAX: usize = 1024;
+/// Longest `regex` of a collect or condition node.
+pub const FLOW_REGEX_BYTES_MAX: usize = 256;
+/// Variables one flow session holds.
+pub const FLOW_VARS_MAX: usize = 64;
+/// Live flow sessions one shard runs; past it `/flow` start answers 503.
+pub const FLOW_SESSIONS_PER_SHARD_MAX: usize = 100_000;
+/// Nodes one `/flow` answer may pass through without a blocking command.
+pub const FLOW_NODES_PER_ANSWER_MAX: usize = 100;
+/// Steps one session may take in all.
+pub const FLOW_STEPS_MAX: u32 = 1_000;
+/// Trace entries a session buffers (later ones are dropped).
+pub const FLOW_TRACE_MAX: usize = 256;

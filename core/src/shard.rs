@@ -16,6 +16,7 @@ use crate::cac::AccountCac;
 use crate::calls::{CallIndex, CallRecord, Progress};
 use crate::directory::{owner_shard, Directory};
 use crate::event::Event;
+use crate::flow::{Phase, Session};
 use crate::http::Response;
 use crate::limits::ENDED_CALLS_PER_SHARD_MAX;
 use crate::presence::Registrations;
@@ -111,6 +112,8 @@ pub struct Shard {
     registrations: Registrations,
     /// Each edge node's latest boot epoch.
     nodes: BTreeMap<String, u64>,
+    /// Live flow sessions of owned accounts' calls.
+    flows: BTreeMap<String, Session>,
 }
 
 impl Shard {
@@ -135,6 +138,7 @@ impl Shard {
             cac: BTreeMap::new(),
             registrations: Registrations::default(),
             nodes: BTreeMap::new(),
+            flows: BTreeMap::new(),
         }
     }
 
@@ -160,6 +164,9 @@ impl Shard {
             Call::CacReset { account_id } => api::cac::decide_reset(self, now, account_id),
             Call::Trace { call_id } => api::calls::decide_trace(self, call_id),
             Call::Tick => api::calls::decide_tick(self, now),
+            Call::FlowStart(start) => api::flow::decide_start(self, now, start),
+            Call::FlowStep(step) => api::flow::decide_step(self, now, step),
+            Call::FlowWebhook(report) => api::flow::decide_webhook(self, now, report),
         }
     }
 
@@ -283,6 +290,12 @@ impl Shard {
                     record.hangup_cause = Some(cause.clone());
                 }
                 record.push_trace(*at, source, "ended", json_note(note));
+                if let Some(mut session) = self.flows.remove(call_id) {
+                    // The call ended under its flow: the buffered trace goes
+                    // to the record and the session is evicted.
+                    session.trace(*at, "ended", serde_json::json!({"cause": cause}));
+                    flush(record, &mut session);
+                }
                 if was_live {
                     self.retire(call_id);
                 }
@@ -383,6 +396,44 @@ impl Shard {
                     self.index.ended(call_id);
                 }
             }
+            Event::FlowStep { session, .. } => self.apply_flow_step(session),
+            Event::FlowImage(session) => {
+                if self.owns(&session.account_id) {
+                    self.clock_floor = self.clock_floor.max(session.updated_at);
+                    self.flows
+                        .insert(session.call_id.clone(), (**session).clone());
+                }
+            }
+        }
+    }
+
+    /// A session moved: its new state, with the step's trace entries added
+    /// to the buffer; at a bridge or the end the buffer goes to the call
+    /// record, and an ended session is evicted.
+    fn apply_flow_step(&mut self, step: &Session) {
+        if !self.owns(&step.account_id) {
+            return;
+        }
+        self.clock_floor = self.clock_floor.max(step.updated_at);
+        let mut session = step.clone();
+        let mut trace = self
+            .flows
+            .remove(&step.call_id)
+            .map(|old| old.trace)
+            .unwrap_or_default();
+        for entry in session.trace.drain(..) {
+            if trace.len() < crate::calls::trace_bound(&entry.kind, crate::limits::FLOW_TRACE_MAX) {
+                trace.push(entry);
+            }
+        }
+        session.trace = trace;
+        if matches!(session.phase, Phase::Bridged | Phase::Ended) {
+            if let Some(record) = self.calls.get_mut(&step.call_id) {
+                flush(record, &mut session);
+            }
+        }
+        if !session.is_ended() {
+            self.flows.insert(step.call_id.clone(), session);
         }
     }
 
@@ -454,6 +505,9 @@ impl Shard {
                 });
             }
         }
+        for session in self.flows.values() {
+            events.push(Event::FlowImage(Box::new(session.clone())));
+        }
         let failures = crate::auth::failures::FailureSnapshot::from(self.failures.clone());
         for ip in failures.ips {
             for at in ip.failures {
@@ -493,6 +547,25 @@ impl Shard {
     /// Every call this shard owns, by callId.
     pub fn calls(&self) -> &BTreeMap<String, CallRecord> {
         &self.calls
+    }
+
+    /// The live flow session of a call.
+    pub fn flow_session(&self, call_id: &str) -> Option<&Session> {
+        self.flows.get(call_id)
+    }
+
+    /// Every live flow session, by callId.
+    pub fn flow_sessions(&self) -> &BTreeMap<String, Session> {
+        &self.flows
+    }
+
+    /// Sessions held in `queue_id` now.
+    pub fn queued(&self, queue_id: &str) -> usize {
+        self.flows
+            .values()
+            .filter(|s| s.phase == Phase::Queued)
+            .filter(|s| s.wait.as_ref().is_some_and(|w| w.queue_id == queue_id))
+            .count()
     }
 
     /// Live calls this shard owns.
@@ -600,6 +673,14 @@ impl Shard {
 /// A note carried as JSON text, back to JSON for the trace.
 fn json_note(note: &str) -> serde_json::Value {
     serde_json::from_str(note).unwrap_or(serde_json::Value::Null)
+}
+
+/// Moves a session's buffered trace into its call record.
+fn flush(record: &mut CallRecord, session: &mut Session) {
+    for entry in session.trace.drain(..) {
+        let data: serde_json::Value = serde_json::from_str(&entry.data).unwrap_or_default();
+        record.push_trace(entry.ts, &entry.source, &entry.kind, data);
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,11 @@ impl Millis {
         Millis(self.0.saturating_add(sec.saturating_mul(1000)))
     }
 
+    /// `self + ms` milliseconds, saturating.
+    pub fn plus_ms(self, ms: u64) -> Millis {
+        Millis(self.0.saturating_add(ms))
+    }
+
     /// `self - other` in milliseconds, 0 when `other` is later.
     pub fn since(self, other: Millis) -> u64 {
         self.0.saturating_sub(other.0)

@@ -10,3 +10,4 @@ pub mod import;
 pub mod secret;
 pub mod server;
 pub mod store;
+pub mod webhook;

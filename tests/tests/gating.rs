@@ -68,7 +68,7 @@ fn edge_endpoints_need_the_edge_token() {
     // 501 for the ones later issues build.
     for (method, path, passed) in [
         ("POST", "/route", 400),
-        ("POST", "/flow", 501),
+        ("POST", "/flow", 400),
         ("POST", "/presence/event", 400),
         ("POST", "/security/report", 501),
         ("GET", "/agent/confirm/acc_acme/lease1/1", 501),

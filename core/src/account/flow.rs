@@ -5,10 +5,12 @@
 
 use super::check::{self, fail, Checked, NAME_MAX};
 use super::refs::{resolve, Refs};
+use super::DocError;
+use crate::flow::spec::{self, NodeSpec};
 use crate::limits::{EDGES_PER_FLOW_MAX, NODES_PER_FLOW_MAX};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The node kinds `/flow` knows (API.md "POST /flow").
 pub const NODE_KINDS: [&str; 18] = [
@@ -155,6 +157,7 @@ fn check_graph(base: &str, flow: &Flow, refs: &Refs) -> Checked {
         EDGES_PER_FLOW_MAX,
     )?;
     let mut nodes = BTreeSet::new();
+    let mut specs = BTreeMap::new();
     for (j, node) in flow.nodes.iter().enumerate() {
         let at = format!("{base}.nodes[{j}]");
         check::id(&format!("{at}.id"), &node.id)?;
@@ -162,7 +165,23 @@ fn check_graph(base: &str, flow: &Flow, refs: &Refs) -> Checked {
         if let Some(node_type) = &node.node_type {
             check::text(&format!("{at}.type"), node_type, NODE_TYPE_MAX)?;
         }
-        check_data(&format!("{at}.data"), &node.data, refs)?;
+        let spec = check_data(&format!("{at}.data"), &node.data, refs)?;
+        specs.insert(node.id.as_str(), (at, spec));
+    }
+    for (at, spec) in specs.values() {
+        if let NodeSpec::Goto(goto) = spec {
+            if let Some(target) = &goto.target {
+                if !nodes.contains(target) {
+                    return fail(
+                        format!("{at}.data.target"),
+                        format!("no node with id {}", check::shorten(target)),
+                    );
+                }
+            }
+            if let Some(flow_id) = &goto.flow_id {
+                resolve(&format!("{at}.data.flowId"), flow_id, &refs.flows, "flow")?;
+            }
+        }
     }
     if !nodes.contains(&flow.start) {
         return fail(
@@ -188,6 +207,17 @@ fn check_graph(base: &str, flow: &Flow, refs: &Refs) -> Checked {
         if let Some(handle) = &edge.source_handle {
             check::token(&handle_path, handle, HANDLE_MAX)?;
         }
+        let (_, spec) = &specs[edge.source.as_str()];
+        if !spec.has_outcome(edge.outcome()) {
+            return fail(
+                handle_path,
+                format!(
+                    "`{}` is not an outcome of node {}",
+                    check::shorten(edge.outcome()),
+                    check::shorten(&edge.source)
+                ),
+            );
+        }
         let key = format!("{} {}", edge.source, edge.outcome());
         check::unique(
             &mut outcomes,
@@ -199,9 +229,9 @@ fn check_graph(base: &str, flow: &Flow, refs: &Refs) -> Checked {
     Ok(())
 }
 
-/// `data.kind` known; references to queues, voicemail boxes and schedules
-/// resolved.
-fn check_data(path: &str, data: &Map<String, Value>, refs: &Refs) -> Checked {
+/// `data.kind` known, the data right for its kind ([`spec::parse`]);
+/// references to queues, voicemail boxes and schedules resolved.
+fn check_data(path: &str, data: &Map<String, Value>, refs: &Refs) -> Result<NodeSpec, DocError> {
     let kind_path = format!("{path}.kind");
     match data.get("kind") {
         Some(Value::String(kind)) if NODE_KINDS.contains(&kind.as_str()) => {}
@@ -225,5 +255,12 @@ fn check_data(path: &str, data: &Map<String, Value>, refs: &Refs) -> Checked {
             Some(_) => return fail(format!("{path}.{key}"), "must be a string id"),
         }
     }
-    Ok(())
+    spec::parse(data).map_err(|e| {
+        let at = if e.field.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}.{}", e.field)
+        };
+        DocError::new(at, e.message)
+    })
 }

@@ -12,6 +12,7 @@ pub mod cac;
 pub mod calls;
 pub mod error;
 pub mod fields;
+pub mod flow;
 pub mod gate;
 pub mod presence;
 pub mod route;
@@ -74,6 +75,12 @@ pub enum Call {
     /// The shard's timers (reaping, expiry): sent by the runtime, never
     /// from the network.
     Tick,
+    /// `POST /flow` without `outcome`: start a call's flow.
+    FlowStart(Box<flow::FlowStart>),
+    /// `POST /flow` with `outcome`: step the call's flow.
+    FlowStep(Box<flow::FlowStep>),
+    /// A webhook the runtime performed for a flow (never from the network).
+    FlowWebhook(Box<flow::WebhookReport>),
 }
 
 /// Where a call runs.
@@ -124,6 +131,9 @@ impl Call {
             }
             Call::Trace { call_id } => account(shard.call_index().account(call_id)),
             Call::Tick => ShardKey::Local,
+            Call::FlowStart(start) => ShardKey::Account(start.account_id.clone()),
+            Call::FlowStep(step) => account(shard.call_index().account(&step.call_id)),
+            Call::FlowWebhook(report) => account(shard.call_index().account(&report.call_id)),
         }
     }
 }
@@ -208,6 +218,10 @@ fn prepare_call(
             account_id: account_id_param(req)?,
         },
         Endpoint::CallTrace { call_id } => Call::Trace { call_id },
+        Endpoint::Flow => match flow::decode(&body(req)?)? {
+            flow::Decoded::Start(start) => Call::FlowStart(Box::new(start)),
+            flow::Decoded::Step(step) => Call::FlowStep(Box::new(step)),
+        },
         other => return Err(ApiError::not_implemented(other.name())),
     };
     Ok(Prepared::Call(Box::new(call)))

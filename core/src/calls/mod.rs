@@ -7,6 +7,6 @@ mod record;
 
 pub use index::CallIndex;
 pub use record::{
-    Admission, CallRecord, CallStart, Dim, Direction, Progress, RateHit, TraceEvent,
+    trace_bound, Admission, CallRecord, CallStart, Dim, Direction, Progress, RateHit, TraceEvent,
     TRACE_EVENTS_PER_CALL_MAX,
 };

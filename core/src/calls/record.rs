@@ -177,6 +177,16 @@ pub struct CallRecord {
 /// Trace entries kept per call; later ones are dropped (and counted).
 pub const TRACE_EVENTS_PER_CALL_MAX: usize = 256;
 
+/// How many entries a trace may hold before one of `kind` is dropped:
+/// errors and ends get a reserve past `max`, so a full trace still says
+/// why the call ended.
+pub fn trace_bound(kind: &str, max: usize) -> usize {
+    match kind {
+        "error" | "ended" => max + 16,
+        _ => max,
+    }
+}
+
 impl CallRecord {
     /// A new record from its start.
     pub fn new(start: CallStart) -> CallRecord {
@@ -207,7 +217,7 @@ impl CallRecord {
 
     /// Appends a trace entry (bounded).
     pub fn push_trace(&mut self, ts: Millis, source: &str, kind: &str, data: Value) {
-        if self.trace.len() >= TRACE_EVENTS_PER_CALL_MAX {
+        if self.trace.len() >= trace_bound(kind, TRACE_EVENTS_PER_CALL_MAX) {
             return;
         }
         let seq = self.trace.len() as u32 + 1;

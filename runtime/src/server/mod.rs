@@ -200,6 +200,7 @@ async fn shard_main(
     node.share_call_index().await;
     shared.indexed.fetch_add(1, Ordering::AcqRel);
     spawn_ticker(&node);
+    spawn_webhooks(&node);
     if id == sipbrain_core::api::CONTROL_SHARD {
         while shared.indexed.load(Ordering::Acquire) < shards {
             glommio::timer::sleep(Duration::from_millis(1)).await;
@@ -213,6 +214,28 @@ async fn shard_main(
     drain(&node).await;
     final_snapshot(&node, &wal, &opened.disk).await;
     Ok(())
+}
+
+/// Performs flow webhooks as their events become durable (each in its own
+/// task, at most 64 at a time), and reports each result as a logged call.
+fn spawn_webhooks(node: &Rc<Node>) {
+    let (sender, receiver) = glommio::channels::local_channel::new_unbounded();
+    node.set_webhooks(sender);
+    let node = node.clone();
+    glommio::spawn_local(async move {
+        let slots = Rc::new(glommio::sync::Semaphore::new(64));
+        while let Some(call) = receiver.recv().await {
+            let permit = slots.acquire_static_permit(1).await;
+            let node = node.clone();
+            glommio::spawn_local(async move {
+                let report = crate::webhook::perform(&call).await;
+                node.execute(Call::FlowWebhook(Box::new(report))).await;
+                drop(permit);
+            })
+            .detach();
+        }
+    })
+    .detach();
 }
 
 /// Runs the shard's timers (CAC leak reaping, registration expiry) once a

@@ -6,11 +6,13 @@ use super::mesh::{FromShard, ToShard};
 use crate::store::journal::Journal;
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::Senders;
+use glommio::channels::local_channel::LocalSender;
 use rand::rngs::StdRng;
 use rand::RngCore;
 use sipbrain_core::api::gate::GateConfig;
 use sipbrain_core::api::{self, ApiError, Call, Prepared};
 use sipbrain_core::event::Event;
+use sipbrain_core::flow::WebhookCall;
 use sipbrain_core::http::{ParseLimits, Request, Response};
 use sipbrain_core::shard::Shard;
 use std::cell::{Cell, RefCell};
@@ -68,6 +70,8 @@ pub struct Node {
     next_id: Cell<u64>,
     /// One broadcast at a time, in order (FIFO waiters).
     broadcast_turn: glommio::sync::Semaphore,
+    /// Flow webhooks to perform, once their event is durable.
+    webhooks: RefCell<Option<LocalSender<WebhookCall>>>,
 }
 
 impl Node {
@@ -100,6 +104,7 @@ impl Node {
             pending: RefCell::new(BTreeMap::new()),
             next_id: Cell::new(1),
             broadcast_turn: glommio::sync::Semaphore::new(1),
+            webhooks: RefCell::new(None),
         }
     }
 
@@ -178,7 +183,24 @@ impl Node {
         if !broadcast.is_empty() {
             self.broadcast(broadcast).await;
         }
+        for event in &decision.events {
+            if let Event::FlowStep {
+                webhook: Some(webhook),
+                ..
+            } = event
+            {
+                if let Some(sender) = self.webhooks.borrow().as_ref() {
+                    // Unbounded: webhooks are bounded by live sessions.
+                    let _ = sender.try_send(webhook.clone());
+                }
+            }
+        }
         decision.reply
+    }
+
+    /// Where durable webhook requests go (the performer task's queue).
+    pub fn set_webhooks(&self, sender: LocalSender<WebhookCall>) {
+        *self.webhooks.borrow_mut() = Some(sender);
     }
 
     /// Applies events recovered from disk (snapshot image, then WAL).

@@ -46,6 +46,15 @@ const PROBES: &[Probe] = &[
         },
     },
     Probe {
+        name: "flow step of an unknown call",
+        status: 404,
+        build: |id| {
+            Op::new(id, "flow-unknown", "POST", "/flow")
+                .header("authorization", &format!("Bearer {EDGE_TOKEN}"))
+                .json(&json!({"callId": "never-started", "outcome": "done"}))
+        },
+    },
+    Probe {
         name: "agent presence events (not built yet)",
         status: 501,
         build: |id| {

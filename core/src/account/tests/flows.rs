@@ -56,8 +56,8 @@ fn flow_graphs_are_checked() {
     assert_refused(
         &flow(
             nodes,
-            json!([{"id": "e1", "source": "a", "target": "b", "sourceHandle": "timeout"},
-                            {"id": "e2", "source": "a", "target": "a", "sourceHandle": "timeout"}]),
+            json!([{"id": "e1", "source": "a", "target": "b"},
+                            {"id": "e2", "source": "a", "target": "a"}]),
             "a",
         ),
         "flows[0].edges[1].sourceHandle",

@@ -49,10 +49,18 @@ fn shape_errors_name_their_path() {
         .remove("username");
     assert_refused(&doc, "users[0].username", "missing field");
     assert_refused(&json!([]), "", "JSON object");
-    // Flow node data and position are open; the node itself is not.
+    // Flow node position is open, data is typed by kind (editor labels
+    // allowed); the node itself is closed.
     let flow = json!([{"id": "f", "start": "a", "nodes": [{"id": "a", "type": "x", "position": {"x": 1, "anything": [1]},
-        "data": {"kind": "hangup", "custom": {"deep": true}}}]}]);
-    parse("acc_t", &with("/flows", flow.clone())).expect("open data and position");
+        "data": {"kind": "hangup", "label": "Bye"}}]}]);
+    parse("acc_t", &with("/flows", flow.clone())).expect("open position, labelled data");
+    let mut custom = flow.clone();
+    custom[0]["nodes"][0]["data"]["custom"] = json!({"deep": true});
+    assert_refused(
+        &with("/flows", custom),
+        "flows[0].nodes[0].data.custom",
+        "unknown field",
+    );
     let mut bad = flow;
     bad[0]["nodes"][0]["width"] = json!(10);
     assert_refused(
