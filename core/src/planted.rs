@@ -14,6 +14,9 @@ pub enum Bug {
     /// CAC gives a call's counters back on every end report, not once: a
     /// duplicated `terminated` releases twice.
     CacDoubleRelease,
+    /// `/flow` runs a retried step (an older `seq`) again instead of
+    /// answering the current command: the flow advances twice.
+    FlowStaleStepAdvances,
 }
 
 thread_local! {

@@ -559,11 +559,11 @@ impl Shard {
         &self.flows
     }
 
-    /// Sessions held in `queue_id` now.
-    pub fn queued(&self, queue_id: &str) -> usize {
+    /// Sessions held in `account_id`'s queue `queue_id` now.
+    pub fn queued(&self, account_id: &str, queue_id: &str) -> usize {
         self.flows
             .values()
-            .filter(|s| s.phase == Phase::Queued)
+            .filter(|s| s.phase == Phase::Queued && s.account_id == account_id)
             .filter(|s| s.wait.as_ref().is_some_and(|w| w.queue_id == queue_id))
             .count()
     }

@@ -8,7 +8,9 @@
 //!   and nothing never logged (`ledger.rs`);
 //! - `detected-corruption`: damage to synced data is refused at recovery
 //!   or harmless (`world/faults.rs`);
-//! - `actor-expectations`: every reply agrees with the model (`actors/`);
+//! - `actor-expectations`: every reply agrees with the model (`actors/`),
+//!   including the media engine's `flow-retry-once`, `flow-edges` and
+//!   `flow-cdr` (`actors/media.rs`);
 //! - `http-replies`: the brain's bytes are well-formed HTTP;
 //! - `liveness`: the healed phase finishes within its budget;
 //! - `determinism` and `shard-count`: across runs (`lib.rs`).

@@ -146,6 +146,9 @@ pub fn plant(name: &str) -> Result<(), String> {
             "replay-skips-event" => storage_bugs::plant(Some(storage_bugs::Bug::ReplaySkipsEvent)),
             "nonce-ignores-nc" => core_bugs::plant(Some(core_bugs::Bug::NonceIgnoresNc)),
             "cac-double-release" => core_bugs::plant(Some(core_bugs::Bug::CacDoubleRelease)),
+            "flow-stale-step-advances" => {
+                core_bugs::plant(Some(core_bugs::Bug::FlowStaleStepAdvances))
+            }
             "none" => {}
             other => return Err(format!("no planted bug named {other:?}")),
         }

@@ -51,6 +51,11 @@ fn a_double_cac_release_is_caught() {
 }
 
 #[test]
+fn a_retried_flow_step_that_advances_again_is_caught() {
+    caught("flow-stale-step-advances", &["actor-expectations"]);
+}
+
+#[test]
 fn the_same_seeds_pass_with_no_bug_planted() {
     sim::plant("none").expect("clear");
     for bug in [
@@ -58,6 +63,7 @@ fn the_same_seeds_pass_with_no_bug_planted() {
         "replay-skips-event",
         "nonce-ignores-nc",
         "cac-double-release",
+        "flow-stale-step-advances",
     ] {
         let seed = rng::seed_from_text(bug, 0);
         let outcome = run(knobs_for(seed, Some(STEPS)), Options::default());

@@ -286,7 +286,7 @@ pub fn decide_start(shard: &Shard, now: Millis, start: &FlowStart) -> Decision {
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
     session.trace(now, "vars", Value::Object(vars));
-    let queued = |queue_id: &str| shard.queued(queue_id);
+    let queued = |queue_id: &str| shard.queued(account.id.as_str(), queue_id);
     let ctx = Ctx {
         account,
         now,
@@ -387,6 +387,12 @@ pub fn decide_step(shard: &Shard, now: Millis, step: &FlowStep) -> Decision {
         return Decision::reply(unknown_call(&step.call_id, why));
     };
     let seq = step.seq.unwrap_or(session.seq);
+    #[cfg(feature = "planted-bugs")]
+    let seq = if crate::planted::active(crate::planted::Bug::FlowStaleStepAdvances) {
+        seq.max(session.seq)
+    } else {
+        seq
+    };
     if seq < session.seq {
         // A retry of an earlier step: the current command again.
         return Decision::reply(ok_answer(session.answer()));
@@ -403,7 +409,7 @@ pub fn decide_step(shard: &Shard, now: Millis, step: &FlowStep) -> Decision {
     let Some(account) = shard.account(&session.account_id) else {
         return Decision::reply(unknown_call(&step.call_id, "the call's account is gone"));
     };
-    let queued = |queue_id: &str| shard.queued(queue_id);
+    let queued = |queue_id: &str| shard.queued(account.id.as_str(), queue_id);
     let ctx = Ctx {
         account,
         now: now.max(session.updated_at),
@@ -432,7 +438,7 @@ pub fn decide_webhook(shard: &Shard, now: Millis, report: &WebhookReport) -> Dec
     let Some(account) = shard.account(&session.account_id) else {
         return stale;
     };
-    let queued = |queue_id: &str| shard.queued(queue_id);
+    let queued = |queue_id: &str| shard.queued(account.id.as_str(), queue_id);
     let ctx = Ctx {
         account,
         now: now.max(session.updated_at),

@@ -297,7 +297,7 @@ fn a_queue_holds_without_logging_and_exits_by_its_destinations() {
     let poll = b.step("poll");
     assert_eq!((cmd(&poll), poll["seq"].as_u64()), ("noop", Some(1)));
     assert_eq!(b.events.len(), events, "a hold poll logs nothing");
-    assert_eq!(b.shard.queued("q_sales"), 1);
+    assert_eq!(b.shard.queued(ACME, "q_sales"), 1);
     // q_sales: max_wait_sec 300, timeout → voicemail vm_main.
     b.now = T0.plus_sec(300);
     let out = b.step("poll");
@@ -306,7 +306,7 @@ fn a_queue_holds_without_logging_and_exits_by_its_destinations() {
         b.shard.flow_session("c1").unwrap().flow_id,
         "sys:voicemail:vm_main"
     );
-    assert_eq!(b.shard.queued("q_sales"), 0);
+    assert_eq!(b.shard.queued(ACME, "q_sales"), 0);
 
     // The edge reports an exit (queue_full to the queue's destination).
     let mut b = Bench::demo();

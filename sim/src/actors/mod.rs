@@ -8,6 +8,7 @@
 
 pub mod caller;
 pub mod edge;
+pub mod media;
 pub mod operator;
 pub mod prober;
 
@@ -93,6 +94,12 @@ pub fn cast(knobs: &Knobs, model: &mut Model) -> Vec<(Box<dyn Actor>, SimRng)> {
         actors.push((
             Box::new(caller::Caller::new(i)),
             rng::stream(knobs.seed, &format!("caller-{i}")),
+        ));
+    }
+    for i in 0..knobs.media_engines {
+        actors.push((
+            Box::new(media::MediaEngine::new(i)),
+            rng::stream(knobs.seed, &format!("media-{i}")),
         ));
     }
     for i in 0..knobs.probers {
