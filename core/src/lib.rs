@@ -30,6 +30,7 @@ pub mod api;
 pub mod auth;
 pub mod cac;
 pub mod calls;
+pub mod debug;
 pub mod directory;
 pub mod event;
 pub mod flow;

@@ -121,6 +121,9 @@ pub struct ServeArgs {
     /// Open connections per shard before new ones are refused [default: 10000].
     #[arg(long, env = "SIPBRAIN_CONNECTIONS_MAX")]
     pub connections_max: Option<usize>,
+    /// Messages a /debug client may fall behind before it is dropped [default: 1024].
+    #[arg(long, env = "SIPBRAIN_DEBUG_CLIENT_BUFFER")]
+    pub debug_client_buffer: Option<usize>,
     /// io_uring registered memory per executor, bytes [default: 1048576].
     #[arg(long, env = "SIPBRAIN_IO_MEMORY_BYTES")]
     pub io_memory_bytes: Option<usize>,

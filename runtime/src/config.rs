@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub media_body_bytes_max: Option<usize>,
     pub forward_queue_max: Option<usize>,
     pub connections_max: Option<usize>,
+    pub debug_client_buffer: Option<usize>,
     pub io_memory_bytes: Option<usize>,
     pub spin_before_park_us: Option<u64>,
     pub snapshot_events: Option<u64>,
@@ -64,6 +65,8 @@ pub struct Config {
     pub media_body_bytes_max: usize,
     pub forward_queue_max: usize,
     pub connections_max: usize,
+    /// Messages a `/debug` client may fall behind before it is dropped.
+    pub debug_client_buffer: usize,
     pub io_memory_bytes: usize,
     pub spin_before_park_us: u64,
     pub snapshot_events: u64,
@@ -155,6 +158,10 @@ impl Config {
                 .connections_max
                 .or(file.connections_max)
                 .unwrap_or(10_000),
+            debug_client_buffer: args
+                .debug_client_buffer
+                .or(file.debug_client_buffer)
+                .unwrap_or(1024),
             io_memory_bytes: args
                 .io_memory_bytes
                 .or(file.io_memory_bytes)
@@ -190,6 +197,7 @@ impl Config {
             ("cac_max_call_sec", self.cac_max_call_sec as usize),
             ("forward_queue_max", self.forward_queue_max),
             ("connections_max", self.connections_max),
+            ("debug_client_buffer", self.debug_client_buffer),
             ("snapshot_events", self.snapshot_events as usize),
             ("snapshot_bytes", self.snapshot_bytes as usize),
         ];

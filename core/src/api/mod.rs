@@ -39,6 +39,22 @@ pub enum Prepared {
     Health { ready_probe: bool },
     /// A call for a shard to decide.
     Call(Box<Call>),
+    /// `GET /metrics` or `GET /debug`, past their gate: the runtime serves
+    /// them (they read the process, not a shard).
+    Observe(Observe),
+}
+
+/// The observability endpoints the runtime serves itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observe {
+    /// `GET /metrics`.
+    Metrics,
+    /// `GET /debug`, with its filters (`accountId`, `callId`; both must
+    /// hold when both are given).
+    Debug {
+        account_id: Option<String>,
+        call_id: Option<String>,
+    },
 }
 
 /// A decoded call, owned and `Send` so it can cross to another core.
@@ -167,19 +183,36 @@ pub fn merge_every(replies: Vec<crate::http::Response>) -> crate::http::Response
 
 /// Routes, gates and decodes `req` from `peer`.
 pub fn prepare(req: &Request, peer: IpAddr, gates: &GateConfig, directory: &Directory) -> Prepared {
-    match prepare_call(req, peer, gates, directory) {
-        Ok(prepared) => prepared,
-        Err(error) => Prepared::Reply(error.to_response()),
+    prepare_named(req, peer, gates, directory).1
+}
+
+/// [`prepare`], also giving the [`Endpoint::index`] the request routed to
+/// (None when no endpoint matched: 404, 405, a bad path): what request
+/// metrics count by.
+pub fn prepare_named(
+    req: &Request,
+    peer: IpAddr,
+    gates: &GateConfig,
+    directory: &Directory,
+) -> (Option<usize>, Prepared) {
+    let endpoint = match route_table::route(&req.method, &req.path) {
+        Ok(endpoint) => endpoint,
+        Err(error) => return (None, Prepared::Reply(error.to_response())),
+    };
+    let index = endpoint.index();
+    match prepare_call(endpoint, req, peer, gates, directory) {
+        Ok(prepared) => (Some(index), prepared),
+        Err(error) => (Some(index), Prepared::Reply(error.to_response())),
     }
 }
 
 fn prepare_call(
+    endpoint: Endpoint,
     req: &Request,
     peer: IpAddr,
     gates: &GateConfig,
     directory: &Directory,
 ) -> Result<Prepared, ApiError> {
-    let endpoint = route_table::route(&req.method, &req.path)?;
     let verdict = gate::check(endpoint.class(), gates, peer, req)?;
     if let Verdict::AgentKey(key) = verdict {
         let account_id = agent_account_id(req)?;
@@ -222,6 +255,14 @@ fn prepare_call(
             flow::Decoded::Start(start) => Call::FlowStart(Box::new(start)),
             flow::Decoded::Step(step) => Call::FlowStep(Box::new(step)),
         },
+        Endpoint::Metrics => return Ok(Prepared::Observe(Observe::Metrics)),
+        Endpoint::Debug => {
+            let filter = |name| req.query_param(name).filter(|v| !v.is_empty());
+            return Ok(Prepared::Observe(Observe::Debug {
+                account_id: filter("accountId"),
+                call_id: filter("callId"),
+            }));
+        }
         other => return Err(ApiError::not_implemented(other.name())),
     };
     Ok(Prepared::Call(Box::new(call)))

@@ -95,40 +95,78 @@ impl Endpoint {
 
     /// A short name for metrics and messages (`POST /auth`).
     pub fn name(&self) -> &'static str {
+        ENDPOINT_NAMES[self.index()]
+    }
+
+    /// This endpoint's place in [`ENDPOINT_NAMES`] (metrics count by it).
+    pub fn index(&self) -> usize {
         use Endpoint::*;
         match self {
-            Healthz => "GET /healthz",
-            Readyz => "GET /readyz",
-            Auth => "POST /auth",
-            Route => "POST /route",
-            Flow => "POST /flow",
-            PresenceEvent => "POST /presence/event",
-            SecurityReport => "POST /security/report",
-            AgentConfirm { .. } => "GET /agent/confirm",
-            AgentClaim { .. } => "GET /agent/claim",
-            MediaGet { .. } => "GET /media",
-            MediaPut { .. } => "PUT /media",
-            AgentPost => "POST /agent",
-            AgentGet => "GET /agent",
-            PresenceUsers => "GET /presence/users",
-            CacGet => "GET /cac",
-            CacReset => "POST /cac/reset",
-            CallTrace { .. } => "GET /calls/trace",
-            SecurityBans => "GET /security/bans",
-            SecurityAllowList => "GET /security/allow",
-            SecurityAllowAdd => "POST /security/allow",
-            SecurityAllowDelete { .. } => "DELETE /security/allow",
-            TtsGenerate => "POST /admin/tts/generate",
-            RouteExplain => "POST /admin/route/explain",
-            AccountPut { .. } => "PUT /admin/accounts",
-            AccountGet { .. } => "GET /admin/accounts",
-            AccountDelete { .. } => "DELETE /admin/accounts",
-            Metrics => "GET /metrics",
-            Debug => "GET /debug",
-            Roadmap => "roadmap",
+            Healthz => 0,
+            Readyz => 1,
+            Auth => 2,
+            Route => 3,
+            Flow => 4,
+            PresenceEvent => 5,
+            SecurityReport => 6,
+            AgentConfirm { .. } => 7,
+            AgentClaim { .. } => 8,
+            MediaGet { .. } => 9,
+            MediaPut { .. } => 10,
+            AgentPost => 11,
+            AgentGet => 12,
+            PresenceUsers => 13,
+            CacGet => 14,
+            CacReset => 15,
+            CallTrace { .. } => 16,
+            SecurityBans => 17,
+            SecurityAllowList => 18,
+            SecurityAllowAdd => 19,
+            SecurityAllowDelete { .. } => 20,
+            TtsGenerate => 21,
+            RouteExplain => 22,
+            AccountPut { .. } => 23,
+            AccountGet { .. } => 24,
+            AccountDelete { .. } => 25,
+            Metrics => 26,
+            Debug => 27,
+            Roadmap => 28,
         }
     }
 }
+
+/// Every endpoint's short name, by [`Endpoint::index`].
+pub const ENDPOINT_NAMES: [&str; 29] = [
+    "GET /healthz",
+    "GET /readyz",
+    "POST /auth",
+    "POST /route",
+    "POST /flow",
+    "POST /presence/event",
+    "POST /security/report",
+    "GET /agent/confirm",
+    "GET /agent/claim",
+    "GET /media",
+    "PUT /media",
+    "POST /agent",
+    "GET /agent",
+    "GET /presence/users",
+    "GET /cac",
+    "POST /cac/reset",
+    "GET /calls/trace",
+    "GET /security/bans",
+    "GET /security/allow",
+    "POST /security/allow",
+    "DELETE /security/allow",
+    "POST /admin/tts/generate",
+    "POST /admin/route/explain",
+    "PUT /admin/accounts",
+    "GET /admin/accounts",
+    "DELETE /admin/accounts",
+    "GET /metrics",
+    "GET /debug",
+    "roadmap",
+];
 
 /// Maps a method and raw path to its endpoint: 404 for an unknown path,
 /// 405 (with `allow`) for a known path and the wrong method.
@@ -317,6 +355,29 @@ mod tests {
         assert_eq!(error.headers(), [("allow", "POST".to_string())]);
         let error = route(&Method::Post, "/admin/accounts/acc_x").unwrap_err();
         assert_eq!(error.headers(), [("allow", "PUT, GET, DELETE".to_string())]);
+    }
+
+    #[test]
+    fn every_endpoint_has_its_own_name() {
+        let mut names: Vec<&str> = ENDPOINT_NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ENDPOINT_NAMES.len(), "names are distinct");
+        let samples = [
+            (Method::Get, "/debug", "GET /debug"),
+            (Method::Get, "/metrics", "GET /metrics"),
+            (Method::Post, "/route", "POST /route"),
+            (Method::Get, "/calls/c1/trace", "GET /calls/trace"),
+            (
+                Method::Delete,
+                "/admin/accounts/a",
+                "DELETE /admin/accounts",
+            ),
+            (Method::Get, "/v1/x", "roadmap"),
+        ];
+        for (method, path, name) in samples {
+            assert_eq!(route(&method, path).unwrap().name(), name, "{path}");
+        }
     }
 
     #[test]

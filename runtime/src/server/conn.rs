@@ -51,6 +51,12 @@ async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::i
                 answered = 0;
             }
             match parser.poll_request() {
+                Ok(Some(request)) if super::debug::is_upgrade(&request) => {
+                    // The connection becomes the debug stream, after the
+                    // answers to what was pipelined before it.
+                    stream.write_all(&out).await?;
+                    return super::debug::serve(node, stream, &request, peer).await;
+                }
                 Ok(Some(request)) => {
                     let keep_alive =
                         request.keep_alive && !node.shared.stopping.load(Ordering::Acquire);

@@ -4,12 +4,14 @@
 
 mod clock;
 mod conn;
+mod debug;
 mod mesh;
 mod node;
 
 pub use node::NodeSettings;
 
 use crate::config::Config;
+use crate::observe::Observe;
 use crate::store;
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::net::TcpListener;
@@ -63,8 +65,9 @@ pub fn run(plan: Plan) -> Result<(), String> {
         .unwrap_or(1);
     let requests = MeshBuilder::<ToShard, _>::full(shards, plan.config.forward_queue_max);
     let replies = MeshBuilder::<FromShard, _>::full(shards, plan.config.forward_queue_max);
+    let observes = Observe::for_shards(shards, plan.config.debug_client_buffer);
     let mut handles = Vec::new();
-    for id in 0..shards {
+    for (id, observe) in observes.into_iter().enumerate() {
         let (plan, shared) = (plan.clone(), shared.clone());
         let (requests, replies) = (requests.clone(), replies.clone());
         let builder = LocalExecutorBuilder::new(Placement::Fixed(id % cores))
@@ -73,7 +76,7 @@ pub fn run(plan: Plan) -> Result<(), String> {
             .spin_before_park(Duration::from_micros(plan.config.spin_before_park_us));
         let handle = builder
             .spawn(move || async move {
-                let result = shard_main(id, plan, shared, requests, replies).await;
+                let result = shard_main(id, plan, shared, observe, requests, replies).await;
                 // A shard that cannot start (refused recovery, a port in
                 // use) stops the whole process: the others would wait for
                 // it forever.
@@ -104,6 +107,7 @@ async fn shard_main(
     id: usize,
     plan: Plan,
     shared: Arc<Shared>,
+    observe: Observe,
     requests: MeshBuilder<ToShard, glommio::channels::channel_mesh::Full>,
     replies: MeshBuilder<FromShard, glommio::channels::channel_mesh::Full>,
 ) -> Result<(), String> {
@@ -135,6 +139,7 @@ async fn shard_main(
         request_senders,
         reply_senders,
         journal,
+        observe,
     ));
     let forwarded_max = plan.config.forward_queue_max;
     for (source, stream) in request_receivers.streams() {
@@ -282,6 +287,7 @@ fn spawn_committer(
                 due.then(|| node.image())
             },
             disk,
+            |elapsed, events| node.observe.shard.commit(elapsed, events),
         )
         .await;
         eprintln!(
@@ -369,10 +375,11 @@ async fn wait_stopping(shared: &Shared) {
     }
 }
 
-/// Lets requests being handled finish (bounded), then returns.
+/// Lets requests being handled finish and `/debug` sessions close
+/// (bounded), then returns.
 async fn drain(node: &Node) {
     for _ in 0..100 {
-        if node.in_flight.get() == 0 {
+        if node.in_flight.get() == 0 && !node.observe.hub.watched() {
             break;
         }
         glommio::timer::sleep(Duration::from_millis(50)).await;

@@ -3,6 +3,7 @@
 
 use super::clock::Clock;
 use super::mesh::{FromShard, ToShard};
+use crate::observe::{metrics, Observe};
 use crate::store::journal::Journal;
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::Senders;
@@ -11,6 +12,7 @@ use rand::rngs::StdRng;
 use rand::RngCore;
 use sipbrain_core::api::gate::GateConfig;
 use sipbrain_core::api::{self, ApiError, Call, Prepared};
+use sipbrain_core::debug;
 use sipbrain_core::event::Event;
 use sipbrain_core::flow::WebhookCall;
 use sipbrain_core::http::{ParseLimits, Request, Response};
@@ -21,6 +23,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Flags every core reads.
 #[derive(Debug, Default)]
@@ -61,6 +64,8 @@ pub struct Node {
     /// Calls forwarded by other cores being served concurrently.
     pub forwarded: Cell<usize>,
     pub journal: Rc<Journal>,
+    /// The debug stream and this shard's metrics.
+    pub observe: Observe,
     shard: RefCell<Shard>,
     clock: Clock,
     rng: RefCell<StdRng>,
@@ -86,6 +91,7 @@ impl Node {
         requests: Senders<ToShard>,
         replies: Senders<FromShard>,
         journal: Rc<Journal>,
+        observe: Observe,
     ) -> Node {
         Node {
             id,
@@ -96,6 +102,7 @@ impl Node {
             in_flight: Cell::new(0),
             forwarded: Cell::new(0),
             journal,
+            observe,
             shard: RefCell::new(shard),
             clock: Clock::default(),
             rng: RefCell::new(rng),
@@ -108,15 +115,44 @@ impl Node {
         }
     }
 
-    /// Answers one request from `peer`, wherever its call must run.
+    /// Answers one request from `peer`, wherever its call must run, and
+    /// counts it in the metrics.
     pub async fn handle(&self, req: &Request, peer: IpAddr) -> Response {
-        let prepared = {
-            let shard = self.shard.borrow();
-            api::prepare(req, peer, &self.settings.gates, shard.directory())
-        };
+        let started = Instant::now();
+        let (endpoint, response) = self.answer(req, peer).await;
+        self.observe
+            .shard
+            .request(endpoint, response.status, started.elapsed());
+        response
+    }
+
+    /// Routes, gates and decodes `req` (core's `prepare_named`).
+    pub fn prepare(&self, req: &Request, peer: IpAddr) -> (Option<usize>, Prepared) {
+        let shard = self.shard.borrow();
+        api::prepare_named(req, peer, &self.settings.gates, shard.directory())
+    }
+
+    async fn answer(&self, req: &Request, peer: IpAddr) -> (Option<usize>, Response) {
+        let (endpoint, prepared) = self.prepare(req, peer);
+        (endpoint, self.answer_prepared(prepared).await)
+    }
+
+    async fn answer_prepared(&self, prepared: Prepared) -> Response {
         let call = match prepared {
             Prepared::Reply(response) => return response,
             Prepared::Health { ready_probe } => return self.health(ready_probe),
+            Prepared::Observe(api::Observe::Metrics) => return self.observe.metrics.response(),
+            Prepared::Observe(api::Observe::Debug { .. }) => {
+                // A WebSocket upgrade never gets here (the connection hands
+                // it to the debug session first).
+                return ApiError::new(
+                    426,
+                    "upgrade_required",
+                    "GET /debug is a WebSocket: send upgrade: websocket",
+                )
+                .with_header("upgrade", "websocket".into())
+                .to_response();
+            }
             Prepared::Call(call) => *call,
         };
         if !self.shared.ready.load(Ordering::Acquire) {
@@ -173,7 +209,15 @@ impl Node {
         let now = self.clock.now();
         let salt = self.rng.borrow_mut().next_u64();
         let decision = self.shard.borrow_mut().execute(now, salt, &call);
-        self.journal.durable(&decision.events).await;
+        self.record_state();
+        {
+            let _waiting = metrics::hold(&self.observe.shard.committing);
+            self.journal.durable(&decision.events).await;
+        }
+        // Durable and applied: now the debug stream may show it.
+        if self.observe.hub.watched() {
+            self.publish(now, &decision.events);
+        }
         let broadcast: Vec<Event> = decision
             .events
             .iter()
@@ -210,6 +254,29 @@ impl Node {
             shard.apply(event);
         }
         self.clock.raise(shard.clock_floor());
+        drop(shard);
+        self.record_state();
+    }
+
+    /// Renders events this shard decided for the debug stream's
+    /// subscribers (only when someone watches).
+    fn publish(&self, now: sipbrain_core::time::Millis, events: &[Event]) {
+        let shard = self.shard.borrow();
+        let account_of = |call_id: &str| shard.call_index().account(call_id).map(str::to_string);
+        let messages: Vec<debug::DebugMessage> = events
+            .iter()
+            .flat_map(|event| debug::render(event, now, &account_of))
+            .collect();
+        self.observe.hub.publish(&messages);
+    }
+
+    /// Stores the gauges read from the shard's state (live calls).
+    fn record_state(&self) {
+        let live = self.shard.borrow().live_calls() as u64;
+        self.observe
+            .shard
+            .active_calls
+            .store(live, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// This shard's snapshot image, encoded.
@@ -305,10 +372,13 @@ impl Node {
     /// Serves what core `source` sends on the request mesh, one at a time.
     pub async fn serve_requests(&self, source: usize, message: ToShard) {
         let answer = match message {
-            ToShard::Call { id, call } => FromShard::Reply {
-                id,
-                response: self.execute(call).await,
-            },
+            ToShard::Call { id, call } => {
+                let _serving = metrics::hold(&self.observe.shard.forwarded);
+                FromShard::Reply {
+                    id,
+                    response: self.execute(call).await,
+                }
+            }
             ToShard::Broadcast { id, events } => {
                 let mut shard = self.shard.borrow_mut();
                 for event in &events {

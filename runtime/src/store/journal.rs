@@ -75,6 +75,8 @@ impl Journal {
 /// Commits whatever is queued whenever the doorbell rings, and writes a
 /// snapshot when `snapshot_due` hands it an image (asked just before a
 /// batch is taken, and written once that batch is durable).
+/// `committed` hears of each commit: how long its write and sync took, and
+/// how many events it made durable (the metrics).
 /// Returns (to stop the process) only on a disk error.
 pub async fn run_committer(
     journal: Rc<Journal>,
@@ -82,6 +84,7 @@ pub async fn run_committer(
     wal: Rc<RefCell<Option<Wal<GlommioDisk>>>>,
     snapshot_due: impl Fn() -> Option<Vec<u8>>,
     disk: GlommioDisk,
+    committed: impl Fn(std::time::Duration, usize),
 ) -> std::io::Error {
     while bell.recv().await.is_some() {
         loop {
@@ -94,7 +97,7 @@ pub async fn run_committer(
                 break;
             }
             if let Some(batch) = batch {
-                if let Err(error) = commit_batch(&journal, &wal, batch).await {
+                if let Err(error) = commit_batch(&journal, &wal, batch, &committed).await {
                     return error;
                 }
             }
@@ -114,6 +117,7 @@ async fn commit_batch(
     journal: &Journal,
     wal: &RefCell<Option<Wal<GlommioDisk>>>,
     batch: Batch<oneshot::Sender<()>>,
+    committed: &impl Fn(std::time::Duration, usize),
 ) -> std::io::Result<()> {
     let mut log = wal
         .borrow_mut()
@@ -125,7 +129,10 @@ async fn commit_batch(
         log.append(KIND_EVENT, record);
     }
     let result = if events > 0 {
-        log.commit().await.map(|_| ())
+        let started = std::time::Instant::now();
+        let result = log.commit().await.map(|_| ());
+        committed(started.elapsed(), events as usize);
+        result
     } else {
         Ok(())
     };

@@ -83,6 +83,28 @@ const PROBES: &[Probe] = &[
         build: |id| Op::new(id, "admin-no-token", "GET", "/admin/accounts/acc_0_0"),
     },
     Probe {
+        name: "metrics without the admin token",
+        status: 401,
+        build: |id| Op::new(id, "metrics-no-token", "GET", "/metrics"),
+    },
+    Probe {
+        name: "debug from outside loopback and debug_cidrs without a token",
+        status: 401,
+        build: |id| {
+            Op::new(id, "debug-no-token", "GET", "/debug")
+                .header("upgrade", "websocket")
+                .header("connection", "Upgrade")
+        },
+    },
+    Probe {
+        name: "debug with a wrong admin token",
+        status: 403,
+        build: |id| {
+            Op::new(id, "debug-wrong-token", "GET", "/debug")
+                .header("x-admin-token", "wrong-token-0000000000")
+        },
+    },
+    Probe {
         name: "unknown path",
         status: 404,
         build: |id| Op::new(id, "unknown-path", "GET", "/no/such/path"),

@@ -111,6 +111,18 @@ impl Brain {
                 let response = self.health(shard, ready_probe);
                 return self.respond(conn, response, keep_alive, out);
             }
+            Prepared::Observe(_) => {
+                // /metrics and /debug read the runtime's process (threads,
+                // sockets): the simulator checks their gates only.
+                out.push(Out::Resolved {
+                    conn,
+                    decision: None,
+                });
+                let response =
+                    api::ApiError::not_implemented("/metrics and /debug in the simulator")
+                        .to_response();
+                return self.respond(conn, response, keep_alive, out);
+            }
             Prepared::Call(call) => call,
         };
         let key = call.key(&node.shard);
