@@ -120,3 +120,40 @@ fn the_routing_session_works_as_pasted() {
         );
     }
 }
+
+#[test]
+fn the_flow_session_works_as_pasted() {
+    let text = readme();
+    let args = serve_args(&text);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let script =
+        block_after(&text, "## Call flows").replace("localhost:8080", &server.addr.to_string());
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 9, "{stdout}");
+    let expect = [
+        (0, "\"seq\":1,\"node\":\"menu\",\"command\":{\"cmd\":\"gather\""),
+        (1, "\"seq\":2,\"node\":\"menu\""),
+        (2, "\"seq\":2,\"node\":\"menu\""),
+        (4, "\"seq\":4,\"node\":\"vm\",\"command\":{\"cmd\":\"play\""),
+        (5, "\"key\":\"acc_acme/vm/ivr-1.wav\""),
+        (6, "\"command\":{\"cmd\":\"hangup\""),
+        (7, "\"code\":\"unknown_call\""),
+        (8, "\"disposition\":\"answered\""),
+        (8, "\"source\":\"flow\",\"type\":\"node\""),
+    ];
+    for (line, needle) in expect {
+        assert!(lines[line].contains(needle), "line {line} lacks {needle}:\n{stdout}");
+    }
+    assert_eq!(lines[1], lines[2], "a retried step gets the same answer");
+}

@@ -373,7 +373,7 @@ fn ok_answer(answer: Value) -> Response {
     let Value::Object(mut map) = answer else {
         unreachable!("answers are objects")
     };
-    map.remove("ok");
+    map.shift_remove("ok");
     ok(Value::Object(map))
 }
 
