@@ -336,3 +336,32 @@ fn flow_documents_are_validated_at_provisioning() {
         "{body}"
     );
 }
+
+#[test]
+fn invalid_keys_are_reprompted_then_the_menu_hangs_up() {
+    let server = Server::demo(&[]);
+    let mut client = server.client();
+    start(&mut client, "bad-1", "flow_main");
+    for (digits, seq) in [("9", 2), ("7", 3)] {
+        let again = ok(
+            &mut client,
+            json!({"callId": "bad-1", "outcome": format!("digit:{digits}"), "data": {"digits": digits}}),
+        );
+        assert_eq!((cmd(&again), again["seq"].as_u64()), ("gather", Some(seq)));
+    }
+    // The third invalid key: `invalid` has no edge and the menu no default.
+    let end = ok(
+        &mut client,
+        json!({"callId": "bad-1", "outcome": "digit:5", "data": {"digits": "5"}}),
+    );
+    assert_eq!(cmd(&end), "hangup");
+    let trace = trace(&mut client, "bad-1");
+    let invalid = trace["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "invalid")
+        .count();
+    assert_eq!(invalid, 3);
+    assert_eq!(trace["cdr"]["hangup_cause"], "flow:no_edge");
+}

@@ -142,7 +142,10 @@ fn the_flow_session_works_as_pasted() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 9, "{stdout}");
     let expect = [
-        (0, "\"seq\":1,\"node\":\"menu\",\"command\":{\"cmd\":\"gather\""),
+        (
+            0,
+            "\"seq\":1,\"node\":\"menu\",\"command\":{\"cmd\":\"gather\"",
+        ),
         (1, "\"seq\":2,\"node\":\"menu\""),
         (2, "\"seq\":2,\"node\":\"menu\""),
         (4, "\"seq\":4,\"node\":\"vm\",\"command\":{\"cmd\":\"play\""),
@@ -153,7 +156,10 @@ fn the_flow_session_works_as_pasted() {
         (8, "\"source\":\"flow\",\"type\":\"node\""),
     ];
     for (line, needle) in expect {
-        assert!(lines[line].contains(needle), "line {line} lacks {needle}:\n{stdout}");
+        assert!(
+            lines[line].contains(needle),
+            "line {line} lacks {needle}:\n{stdout}"
+        );
     }
     assert_eq!(lines[1], lines[2], "a retried step gets the same answer");
 }
