@@ -20,6 +20,27 @@ fn serve_args(readme: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs the first ```sh block after `heading` against a fresh server
+/// started with the README's run command; its output lines.
+fn run_block(heading: &str) -> String {
+    let text = readme();
+    let args = serve_args(&text);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let script = block_after(&text, heading).replace("localhost:8080", &server.addr.to_string());
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// The first ```sh block after a heading.
 fn block_after(readme: &str, heading: &str) -> String {
     let rest = &readme[readme.find(heading).expect("heading")..];
@@ -82,22 +103,7 @@ fn the_first_session_works_as_pasted() {
 
 #[test]
 fn the_routing_session_works_as_pasted() {
-    let text = readme();
-    let args = serve_args(&text);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(&args);
-    let script =
-        block_after(&text, "## Routing calls").replace("localhost:8080", &server.addr.to_string());
-    let output = std::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_block("## Routing calls");
     let lines: Vec<&str> = stdout.lines().collect();
     let expect = [
         "\"device_id\":\"dev_bob\",\"reachable\":true,\"contacts\":1",
@@ -123,22 +129,7 @@ fn the_routing_session_works_as_pasted() {
 
 #[test]
 fn the_flow_session_works_as_pasted() {
-    let text = readme();
-    let args = serve_args(&text);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(&args);
-    let script =
-        block_after(&text, "## Call flows").replace("localhost:8080", &server.addr.to_string());
-    let output = std::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_block("## Call flows");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 9, "{stdout}");
     let expect = [

@@ -267,6 +267,17 @@ fn required(field: &str, value: &str) -> Result<(), SpecError> {
     text(field, value)
 }
 
+/// A list of at most `max` non-empty texts.
+fn list(field: &str, items: &[String], max: usize) -> Result<(), SpecError> {
+    if items.len() > max {
+        return bad(field, format!("at most {max} entries"));
+    }
+    for (i, item) in items.iter().enumerate() {
+        required(&format!("{field}[{i}]"), item)?;
+    }
+    Ok(())
+}
+
 fn keys(field: &str, value: &str) -> Result<(), SpecError> {
     if value
         .bytes()
@@ -319,12 +330,7 @@ fn check(spec: &NodeSpec) -> Result<(), SpecError> {
             if play.audio_id.is_none() && play.media.is_empty() {
                 return bad("audioId", "required (or `media`)");
             }
-            if play.media.len() > 16 {
-                return bad("media", "at most 16 keys");
-            }
-            for (i, key) in play.media.iter().enumerate() {
-                required(&format!("media[{i}]"), key)?;
-            }
+            list("media", &play.media, 16)?;
             range("loop", play.r#loop, 0, 100)?;
         }
         NodeSpec::Say(say) => required("text", &say.text)?,
@@ -450,12 +456,7 @@ fn check(spec: &NodeSpec) -> Result<(), SpecError> {
             if group.members.is_empty() && group.group_id.is_none() {
                 return bad("members", "required (or `groupId`)");
             }
-            if group.members.len() > 32 {
-                return bad("members", "at most 32 members");
-            }
-            for (i, member) in group.members.iter().enumerate() {
-                required(&format!("members[{i}]"), member)?;
-            }
+            list("members", &group.members, 32)?;
             let strategy = group.strategy.as_deref().unwrap_or("simultaneous");
             if strategy != "simultaneous" && strategy != "sequential" {
                 return bad("strategy", "simultaneous or sequential");
