@@ -134,8 +134,11 @@ impl Window {
             self.completed += 1;
         }
         if started.start_ns >= self.measure_start_ns && started.start_ns < self.measure_end_ns {
-            self.recorder
-                .record(started.kind, status, now_ns.saturating_sub(started.start_ns));
+            self.recorder.record(
+                started.kind,
+                status,
+                now_ns.saturating_sub(started.start_ns),
+            );
         }
     }
 }
@@ -147,8 +150,11 @@ pub fn run(config: &RunConfig, workload: &mut Workload) -> io::Result<RunResult>
     let mut conns = Vec::with_capacity(config.connections);
     for i in 0..config.connections {
         let mut conn = Conn::open(config.addr)?;
-        poll.registry()
-            .register(&mut conn.stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        poll.registry().register(
+            &mut conn.stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         conns.push(conn);
     }
     let mut timer = sys::Timer::new()?;
@@ -233,7 +239,10 @@ pub fn run(config: &RunConfig, workload: &mut Workload) -> io::Result<RunResult>
         } else {
             10_000_000
         };
-        match poll.poll(&mut events, Some(std::time::Duration::from_nanos(timeout_ns.max(1)))) {
+        match poll.poll(
+            &mut events,
+            Some(std::time::Duration::from_nanos(timeout_ns.max(1))),
+        ) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -251,10 +260,9 @@ pub fn run(config: &RunConfig, workload: &mut Workload) -> io::Result<RunResult>
                 continue;
             }
             let now = sys::now_ns();
-            let open = match on_readable(&mut conns[i], &mut window, now) {
-                Ok(open) => open,
-                Err(_) => false,
-            };
+            // An unreadable connection (reset, a response we cannot parse)
+            // is replaced like a closed one.
+            let open = on_readable(&mut conns[i], &mut window, now).unwrap_or(false);
             if !open {
                 reconnect(&mut conns, i, config.addr, &poll, &mut window, now)?;
             }
@@ -265,7 +273,9 @@ pub fn run(config: &RunConfig, workload: &mut Workload) -> io::Result<RunResult>
                 Mode::Closed => refill(&mut conns[i], i, config.depth, workload, now),
                 Mode::Open { .. } => {
                     while conns[i].inflight.len() < config.depth {
-                        let Some(due) = backlog.pop_front() else { break };
+                        let Some(due) = backlog.pop_front() else {
+                            break;
+                        };
                         send(&mut conns[i], i, workload, due);
                     }
                 }
@@ -380,8 +390,11 @@ fn reconnect(
     }
     let _ = poll.registry().deregister(&mut conns[i].stream);
     let mut conn = Conn::open(addr)?;
-    poll.registry()
-        .register(&mut conn.stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+    poll.registry().register(
+        &mut conn.stream,
+        Token(i),
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
     conns[i] = conn;
     Ok(())
 }

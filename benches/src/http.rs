@@ -82,7 +82,11 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<Head>, String> {
     for header in response.headers.iter() {
         if header.name.eq_ignore_ascii_case("content-length") {
             let text = std::str::from_utf8(header.value).map_err(|_| "bad content-length")?;
-            body_bytes = Some(text.trim().parse::<usize>().map_err(|_| "bad content-length")?);
+            body_bytes = Some(
+                text.trim()
+                    .parse::<usize>()
+                    .map_err(|_| "bad content-length")?,
+            );
         } else if header.name.eq_ignore_ascii_case("connection") {
             close = header.value.eq_ignore_ascii_case(b"close");
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
@@ -114,7 +118,10 @@ mod tests {
         let mut body = Vec::new();
         json_object(
             &mut body,
-            &[("to", Value::Str("a\"b\\c\n")), ("expires", Value::Int(300))],
+            &[
+                ("to", Value::Str("a\"b\\c\n")),
+                ("expires", Value::Int(300)),
+            ],
         );
         let text = String::from_utf8(body).unwrap();
         assert_eq!(text, r#"{"to":"a\"b\\c\u000a","expires":300}"#);
@@ -141,9 +148,14 @@ mod tests {
     fn responses_are_found_whole_and_split_at_their_length() {
         let one = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
         let mut two = one.to_vec();
-        two.extend_from_slice(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        two.extend_from_slice(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
         let first = parse_response(&two).unwrap().unwrap();
-        assert_eq!((first.status, first.total_bytes, first.close), (200, one.len(), false));
+        assert_eq!(
+            (first.status, first.total_bytes, first.close),
+            (200, one.len(), false)
+        );
         let second = parse_response(&two[first.total_bytes..]).unwrap().unwrap();
         assert_eq!((second.status, second.close), (404, true));
         for cut in 0..one.len() {

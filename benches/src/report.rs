@@ -47,7 +47,9 @@ impl Recorder {
         let latency_ns = latency_ns.clamp(1, LATENCY_NS_MAX);
         self.all_ns.record(latency_ns).expect("clamped into bounds");
         let k = &mut self.kinds[kind.index()];
-        k.latency_ns.record(latency_ns).expect("clamped into bounds");
+        k.latency_ns
+            .record(latency_ns)
+            .expect("clamped into bounds");
         *k.statuses.entry(status).or_insert(0) += 1;
     }
 
@@ -124,6 +126,15 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Requests answered per second of server CPU: the server's own
+    /// efficiency, which holds when the machine is shared and the server
+    /// gets less than a whole core.
+    pub fn rps_per_server_core(&self) -> Option<f64> {
+        self.server_cpu_cores
+            .filter(|c| *c > 0.01)
+            .map(|c| self.rps / c)
+    }
+
     /// Fills the latency and per-kind fields from `recorder`.
     pub fn summarize(&mut self, recorder: &Recorder) {
         self.latency = Percentiles::of(&recorder.all_ns);
@@ -215,11 +226,11 @@ fn latency_cell(run: &Option<RunResult>) -> String {
 pub fn markdown_table(results: &[PeerResult]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| peer | mix | peak req/s (pipelined) | server CPU | client CPU \
+        "| peer | mix | peak req/s (pipelined) | server CPU | client CPU | req/s per server core \
          | no pipelining: req/s | client CPU | at 50%: req/s | p50 / p99 / p99.9 µs \
          | at 90%: req/s | p50 / p99 / p99.9 µs | non-2xx |\n",
     );
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in results {
         let non_2xx = r.peak.non_2xx
             + r.at_50.as_ref().map_or(0, |x| x.non_2xx)
@@ -229,12 +240,13 @@ pub fn markdown_table(results: &[PeerResult]) -> String {
             None => ("–".into(), "–".into()),
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.peer,
             r.mix,
             fmt_rps(r.peak.rps),
             fmt_cpu(r.peak.server_cpu_cores),
             fmt_cpu(Some(r.peak.client_cpu_cores)),
+            r.peak.rps_per_server_core().map_or("–".into(), fmt_rps),
             flat_rps,
             flat_cpu,
             latency_cell(&r.at_50),
@@ -248,24 +260,27 @@ pub fn markdown_table(results: &[PeerResult]) -> String {
 /// Peak throughput ratios of every `sipbrain*` peer against `nginx` and
 /// `axum` (those of the same mix).
 pub fn markdown_ratios(results: &[PeerResult]) -> String {
-    let find = |name: &str, mix: &str| {
-        results
-            .iter()
-            .find(|r| r.peer == name && r.mix == mix)
-            .map(|r| r.peak.rps)
+    let find = |name: &str, mix: &str| results.iter().find(|r| r.peer == name && r.mix == mix);
+    let mut out = String::from(
+        "| sipbrain peer | mix | peak req/s ÷ nginx | ÷ axum | per server core ÷ nginx | ÷ axum |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "–".into(),
     };
-    let mut out = String::from("| sipbrain peer | mix | ÷ nginx | ÷ axum |\n|---|---|---:|---:|\n");
     for r in results.iter().filter(|r| r.peer.starts_with("sipbrain")) {
-        let ratio = |base: Option<f64>| {
-            base.filter(|b| *b > 0.0)
-                .map_or("–".into(), |b| format!("{:.2}", r.peak.rps / b))
-        };
+        let (nginx, axum) = (find("nginx", &r.mix), find("axum", &r.mix));
+        let rps = |p: Option<&PeerResult>| p.map(|p| p.peak.rps);
+        let per_core = |p: Option<&PeerResult>| p.and_then(|p| p.peak.rps_per_server_core());
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             r.peer,
             r.mix,
-            ratio(find("nginx", &r.mix)),
-            ratio(find("axum", &r.mix))
+            ratio(Some(r.peak.rps), rps(nginx)),
+            ratio(Some(r.peak.rps), rps(axum)),
+            ratio(r.peak.rps_per_server_core(), per_core(nginx)),
+            ratio(r.peak.rps_per_server_core(), per_core(axum)),
         ));
     }
     out
@@ -364,11 +379,21 @@ mod tests {
             at_50: Some(run(rps / 2.0)),
             at_90: None,
         };
-        let results = [peer("nginx", 100_000.0), peer("axum", 80_000.0), peer("sipbrain-wal", 40_000.0)];
+        let results = [
+            peer("nginx", 100_000.0),
+            peer("axum", 80_000.0),
+            peer("sipbrain-wal", 40_000.0),
+        ];
         let ratios = markdown_ratios(&results);
-        assert!(ratios.contains("| sipbrain-wal | route | 0.40 | 0.50 |"), "{ratios}");
+        assert!(
+            ratios.contains("| sipbrain-wal | route | 0.40 | 0.50 | 0.40 | 0.50 |"),
+            "{ratios}"
+        );
         let table = markdown_table(&results);
-        assert!(table.contains("| nginx | route | 100.0k |"), "{table}");
+        assert!(
+            table.contains("| nginx | route | 100.0k | 1.00 | 1.00 | 100.0k |"),
+            "{table}"
+        );
         assert_eq!(table.lines().count(), 5);
         let back: Vec<PeerResult> =
             serde_json::from_str(&serde_json::to_string(&results).unwrap()).unwrap();

@@ -40,8 +40,11 @@ impl Client {
             out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
         out.extend_from_slice(
-            format!("content-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len())
-                .as_bytes(),
+            format!(
+                "content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
         );
         out.extend_from_slice(body);
         self.stream.write_all(&out).map_err(|e| e.to_string())?;
@@ -53,8 +56,8 @@ impl Client {
                     .position(|w| w == b"\r\n\r\n")
                     .expect("a complete response has a blank line")
                     + 4;
-                let body = String::from_utf8_lossy(&self.input[head_end..head.total_bytes])
-                    .into_owned();
+                let body =
+                    String::from_utf8_lossy(&self.input[head_end..head.total_bytes]).into_owned();
                 self.input.drain(..head.total_bytes);
                 return Ok((head.status, body));
             }
@@ -107,7 +110,10 @@ pub fn provision(
             population.register_body(i, user, "registered", &mut body);
             let (status, reply) = client.request("POST", "/presence/event", &edge, &body)?;
             if status != 200 {
-                return Err(format!("register {}@{}: {status} {reply}", user, account.domain));
+                return Err(format!(
+                    "register {}@{}: {status} {reply}",
+                    user, account.domain
+                ));
             }
         }
         let mut body = Vec::new();
@@ -125,7 +131,12 @@ pub fn provision(
             .and_then(|v| v["challenge"]["nonce"].as_str().map(str::to_string));
         match (status, nonce) {
             (401, Some(nonce)) => nonces.push(nonce),
-            _ => return Err(format!("challenge for {}: {status} {reply}", account.domain)),
+            _ => {
+                return Err(format!(
+                    "challenge for {}: {status} {reply}",
+                    account.domain
+                ))
+            }
         }
     }
     Ok(nonces)

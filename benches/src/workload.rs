@@ -85,7 +85,11 @@ impl Weights {
                 "auth" => w.auth = weight,
                 "flow" => w.flow = weight,
                 "presence" => w.presence = weight,
-                _ => return Err(format!("mix: unknown unit {name:?} (route, auth, flow, presence)")),
+                _ => {
+                    return Err(format!(
+                        "mix: unknown unit {name:?} (route, auth, flow, presence)"
+                    ))
+                }
             }
         }
         if w.total() == 0 {
@@ -150,7 +154,10 @@ fn hex_lower(bytes: &[u8]) -> String {
 impl Population {
     pub fn new(accounts: usize, users_per_account: usize) -> Population {
         assert!((1..=999).contains(&accounts), "1..=999 bench accounts");
-        assert!((2..=999).contains(&users_per_account), "2..=999 users per bench account");
+        assert!(
+            (2..=999).contains(&users_per_account),
+            "2..=999 users per bench account"
+        );
         let accounts = (0..accounts)
             .map(|a| {
                 let domain = format!("b{a:03}.bench.test");
@@ -167,7 +174,8 @@ impl Population {
                     })
                     .collect();
                 let dids = (0..=users_per_account)
-                    .map(|d| format!("1555{a:03}{d:04}")).collect();
+                    .map(|d| format!("1555{a:03}{d:04}"))
+                    .collect();
                 BenchAccount {
                     id: format!("acc_bench_{a:03}"),
                     domain,
@@ -187,8 +195,10 @@ impl Population {
         let users: Vec<_> = account
             .users
             .iter()
-            .map(|u| json!({"id": format!("us_{}", u.username), "username": u.username,
-                "display_name": format!("Bench {}", u.username)}))
+            .map(|u| {
+                json!({"id": format!("us_{}", u.username), "username": u.username,
+                "display_name": format!("Bench {}", u.username)})
+            })
             .collect();
         let devices: Vec<_> = account
             .users
@@ -206,16 +216,20 @@ impl Population {
         let extensions: Vec<_> = account
             .users
             .iter()
-            .map(|u| json!({"id": format!("ext_{}", u.username), "digits": u.username,
-                "dest_kind": "user", "dest_id": format!("us_{}", u.username)}))
+            .map(|u| {
+                json!({"id": format!("ext_{}", u.username), "digits": u.username,
+                "dest_kind": "user", "dest_id": format!("us_{}", u.username)})
+            })
             .collect();
         let flow_did = account.dids.last().expect("a flow DID");
         let mut dids: Vec<_> = account
             .users
             .iter()
             .zip(&account.dids)
-            .map(|(u, e164)| json!({"id": format!("did_{e164}"), "e164": e164,
-                "dest_kind": "user", "dest_id": format!("us_{}", u.username), "allow_anonymous": 1}))
+            .map(|(u, e164)| {
+                json!({"id": format!("did_{e164}"), "e164": e164,
+                "dest_kind": "user", "dest_id": format!("us_{}", u.username), "allow_anonymous": 1})
+            })
             .collect();
         dids.push(json!({"id": format!("did_{flow_did}"), "e164": flow_did,
             "dest_kind": "flow", "dest_id": "flow_main", "allow_anonymous": 1}));
@@ -325,7 +339,10 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// `nonces[i]` is account i's nonce (a brain challenge's for sipbrain).
+    /// `nonces[i]` is account i's nonce (a brain challenge's for sipbrain);
+    /// its nc values start after `nc_start` (give each run against the same
+    /// nonces its own range: a repeated (nonce, nc) is a replay).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         population: Population,
         weights: Weights,
@@ -335,9 +352,14 @@ impl Workload {
         nonces: Vec<String>,
         connections: usize,
         seed: u64,
+        nc_start: u32,
     ) -> Workload {
-        assert_eq!(nonces.len(), population.accounts.len(), "one nonce per account");
-        let nc = vec![0; nonces.len()];
+        assert_eq!(
+            nonces.len(),
+            population.accounts.len(),
+            "one nonce per account"
+        );
+        let nc = vec![nc_start; nonces.len()];
         let conns = (0..connections)
             .map(|c| ConnState {
                 rng: Rng::new(seed ^ (c as u64 + 1) << 20),
@@ -395,7 +417,9 @@ impl Workload {
         }
         let state = &mut self.conns[conn];
         let account = state.rng.below(self.population.accounts.len());
-        let user = state.rng.below(self.population.accounts[account].users.len());
+        let user = state
+            .rng
+            .below(self.population.accounts[account].users.len());
         self.population
             .register_body(account, user, "refreshed", &mut self.body);
         (Kind::Presence, "/presence/event")
@@ -551,6 +575,7 @@ mod tests {
             nonces,
             connections,
             7,
+            0,
         )
     }
 
@@ -567,7 +592,10 @@ mod tests {
             .map(|kind| {
                 let request = parser.poll_request().unwrap().expect("a whole request");
                 assert_eq!(request.header("authorization"), Some("Bearer tok"));
-                (kind, serde_json::from_slice(&request.body).expect("JSON body"))
+                (
+                    kind,
+                    serde_json::from_slice(&request.body).expect("JSON body"),
+                )
             })
             .collect()
     }
@@ -594,7 +622,9 @@ mod tests {
         let ids: std::collections::BTreeSet<_> =
             reqs.iter().map(|(_, b)| b["callId"].to_string()).collect();
         assert_eq!(ids.len(), 20, "a fresh callId per call");
-        let internal = reqs.iter().filter(|(_, b)| b["to"].as_str().is_some_and(|t| t.len() == 4));
+        let internal = reqs
+            .iter()
+            .filter(|(_, b)| b["to"].as_str().is_some_and(|t| t.len() == 4));
         for (_, body) in internal {
             assert_ne!(body["from"], body["to"], "nobody calls themselves");
         }
@@ -614,7 +644,12 @@ mod tests {
             };
             let (user, realm) = (field("username"), field("realm"));
             let account = pop.accounts.iter().find(|a| a.domain == realm).unwrap();
-            let password = &account.users.iter().find(|u| u.username == user).unwrap().password;
+            let password = &account
+                .users
+                .iter()
+                .find(|u| u.username == user)
+                .unwrap()
+                .password;
             let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
             let ha2 = md5_hex(&format!("REGISTER:{}", field("uri")));
             let expected = md5_hex(&format!(
@@ -635,12 +670,47 @@ mod tests {
             for (_, body) in requests(&mut w, conn, 20) {
                 let header = body["authorization"].as_str().unwrap().to_string();
                 let nonce_nc = (
-                    header.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_string(),
+                    header
+                        .split("nonce=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap()
+                        .to_string(),
                     header.split("nc=").nth(1).unwrap().to_string(),
                 );
                 assert!(seen.insert(nonce_nc), "a (nonce, nc) pair used twice");
             }
         }
+    }
+
+    #[test]
+    fn runs_with_their_own_nc_range_never_share_a_pair() {
+        let nc_of = |w: &mut Workload| -> Vec<String> {
+            requests(w, 0, 5)
+                .iter()
+                .map(|(_, b)| {
+                    let header = b["authorization"].as_str().unwrap();
+                    header.split("nc=").nth(1).unwrap().to_string()
+                })
+                .collect()
+        };
+        let mut first = workload("auth", 1);
+        let mut second = Workload::new(
+            Population::new(3, 4),
+            Weights::parse("auth").unwrap(),
+            "h",
+            "tok",
+            "t2",
+            (0..3).map(|i| format!("nonce{i}")).collect(),
+            1,
+            7,
+            1 << 24,
+        );
+        let (a, b) = (nc_of(&mut first), nc_of(&mut second));
+        assert!(a.iter().all(|nc| !b.contains(nc)), "{a:?} {b:?}");
+        assert!(b.iter().all(|nc| nc.starts_with("01")), "{b:?}");
     }
 
     #[test]

@@ -145,10 +145,14 @@ fn prepare(common: &Common) -> Result<(Population, Vec<String>), String> {
     Ok((population, nonces))
 }
 
+/// Runs against the same nonces use disjoint nc ranges (a repeated
+/// (nonce, nc) pair is a replay the brain refuses).
+#[allow(clippy::too_many_arguments)]
 fn one_run(
     common: &Common,
     population: &Population,
     nonces: &[String],
+    run_index: u32,
     tag: &str,
     connections: usize,
     depth: usize,
@@ -165,6 +169,7 @@ fn one_run(
         nonces.to_vec(),
         connections,
         common.seed,
+        run_index << 24,
     );
     let config = RunConfig {
         addr: common.target,
@@ -188,7 +193,8 @@ fn one_line(tag: &str, r: &RunResult) -> String {
         r.mode,
         r.connections,
         r.depth,
-        r.target_rps.map_or(String::new(), |t| format!(" @{t:.0}/s")),
+        r.target_rps
+            .map_or(String::new(), |t| format!(" @{t:.0}/s")),
         r.rps,
         r.latency.p50_us,
         r.latency.p99_us,
@@ -213,25 +219,39 @@ fn run_once(args: RunArgs) -> Result<(), String> {
         &args.common,
         &population,
         &nonces,
+        0,
         "run",
         args.connections,
         args.depth,
         mode,
     )?;
-    println!("{}", serde_json::to_string_pretty(&result).expect("serializable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result).expect("serializable")
+    );
     Ok(())
 }
 
 fn sweep(args: SweepArgs) -> Result<(), String> {
     let common = &args.common;
     let (population, nonces) = prepare(common)?;
-    let run = |tag: &str, depth: usize, mode: Mode| {
-        one_run(common, &population, &nonces, tag, args.connections, depth, mode)
+    let run = |index: u32, tag: &str, depth: usize, mode: Mode| {
+        one_run(
+            common,
+            &population,
+            &nonces,
+            index,
+            tag,
+            args.connections,
+            depth,
+            mode,
+        )
     };
-    let peak = run("peak", args.depth, Mode::Closed)?;
-    let unpipelined = run("flat", 1, Mode::Closed)?;
-    let at = |share: f64, tag: &str| {
+    let peak = run(0, "peak", args.depth, Mode::Closed)?;
+    let unpipelined = run(1, "flat", 1, Mode::Closed)?;
+    let at = |share: f64, index: u32, tag: &str| {
         run(
+            index,
             tag,
             args.open_depth,
             Mode::Open {
@@ -239,8 +259,8 @@ fn sweep(args: SweepArgs) -> Result<(), String> {
             },
         )
     };
-    let at_50 = at(0.5, "at50")?;
-    let at_90 = at(0.9, "at90")?;
+    let at_50 = at(0.5, 2, "at50")?;
+    let at_90 = at(0.9, 3, "at90")?;
     let result = PeerResult {
         peer: args.peer.clone(),
         mix: common.mix.clone(),
