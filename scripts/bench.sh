@@ -8,6 +8,8 @@
 #   scripts/bench.sh --quick     a few seconds per point (smoke run, ~5 min)
 #   scripts/bench.sh --http-only | --sip-only
 #   scripts/bench.sh --out FILE  write the report elsewhere
+#   BENCH_SECONDS=10 BENCH_WARMUP=2 BENCH_SIP_SECONDS=15 scripts/bench.sh   shorter points
+#   BENCH_NICE=0 scripts/bench.sh  no priority boost
 #
 # From a clean Debian 12 machine: installs nginx, kamailio and sipp from
 # Debian (root, or sudo), builds the release binaries, runs everything on
@@ -36,6 +38,10 @@ if [ "$QUICK" = 1 ]; then
 else
 	WARMUP=3; MEASURE=15; SIP_STEP_S=20; SIP_RATES="100 200 300 400 600 800 1000 1200"
 fi
+# Overrides: BENCH_WARMUP / BENCH_SECONDS (per HTTP run), BENCH_SIP_SECONDS (per rate).
+WARMUP=${BENCH_WARMUP:-$WARMUP}
+MEASURE=${BENCH_SECONDS:-$MEASURE}
+SIP_STEP_S=${BENCH_SIP_SECONDS:-$SIP_STEP_S}
 CONNS=64          # connections of every HTTP run
 DEPTH=16          # pipelining depth of the peak run
 OPEN_DEPTH=4      # open loop: in flight per connection when all are busy
@@ -106,7 +112,7 @@ REPLY="$ROOT/benches/peers/reply.json"
 	echo "- WAL disk: $(df -T "$ROOT/target" | awk 'NR==2{print $2" on "$1}'); tmpfs data dir: /dev/shm"
 	echo "- load before the run: $(uptime | sed 's/.*load average/load average/')"
 	echo "- nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $(kamailio -v 2>/dev/null | head -1 | cut -d' ' -f1-3 || echo 'kamailio: not installed'), sipp $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -1 || true), $(rustc --version | cut -d' ' -f1-2)"
-	echo "- pinning: servers on CPU $SERVER_CPU (sipbrain --shards 2 on CPUs 0 and 1), load generator on CPU $CLIENT_CPU; measured processes at nice ${NICE[3]:-0}"
+	echo "- pinning: servers on CPU $SERVER_CPU (sipbrain --shards 2 on CPUs 0 and 1), load generator on CPU $CLIENT_CPU; measured processes at nice ${NICE[2]:-0}"
 } >"$RESULTS/machine.md"
 
 # --- HTTP peers -------------------------------------------------------------
@@ -219,7 +225,7 @@ sip_ladder() {
 		start=$(date +%s.%N)
 		(cd "$dir" && "${NICE[@]}" taskset -c "$CLIENT_CPU" sipp -i 127.0.0.1 -p 5071 -sf "$K/uac-call.xml" -inf "$T/alice.csv" \
 			-au 1001 -ap alice-e2e-1001 -s 1002 -r "$rate" -m "$calls" -l $((rate * 2 + 50)) \
-			-timeout $((SIP_STEP_S + 60))s -nostdin -trace_rtt -rtt_freq 100000 -trace_stat -fd 1 \
+			-timeout $((SIP_STEP_S + 60))s -nostdin -trace_rtt -rtt_freq 100 -trace_stat -fd 1 \
 			"127.0.0.1:$KAM_PORT" >sipp.out 2>&1) || true
 		end=$(date +%s.%N)
 		read -r ok failed < <(awk -F';' 'NR==1{for(i=1;i<=NF;i++){if($i=="SuccessfulCall(C)")s=i;if($i=="FailedCall(C)")f=i}} END{print $s+0, $f+0}' "$dir"/uac-call_*_.csv 2>/dev/null || echo "0 0")
@@ -228,7 +234,7 @@ sip_ladder() {
 		achieved=$(python3 -c "print(f'{$ok / ($end - $start):.0f}')")
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" "$calls" "$ok" "$failed" "$achieved" "$p50" "$p99" >>"$RESULTS/sip-$VARIANT.tsv"
 		log "SIP $VARIANT @$rate cps: $ok ok, $failed failed, $achieved calls/s achieved, set-up p50 $p50 ms p99 $p99 ms"
-		if [ "$failed" -gt $((calls / 1000)) ]; then break; fi
+		if [ "$failed" -gt $((calls / 100)) ]; then break; fi
 	done
 	stop "$uas"
 }
@@ -272,11 +278,11 @@ for v, name in (("static", "(a) static routing"), ("brain", "(b) sipbrain /auth 
     for r in rows(v):
         print(f"| {name} | {r['rate']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['achieved']} | {r['p50_ms']} | {r['p99_ms']} |")
         calls, ok, failed = int(r["calls"]), int(r["ok"]), int(r["failed"])
-        if failed <= calls // 1000 and ok >= calls * 0.99:
+        if failed <= calls // 100 and ok >= calls * 0.99:
             best[v] = max(best.get(v, 0), int(r["achieved"]))
 a, b = best.get("static", 0), best.get("brain", 0)
 print()
-print(f"Highest rate sustained (≤ 0.1% failed): (a) {a} calls/s, (b) {b} calls/s"
+print(f"Highest rate sustained (≤ 1% failed calls): (a) {a} calls/s, (b) {b} calls/s"
       + (f"; (b)/(a) = {b / a:.2f}" if a else "") + ".")
 EOF
 fi
@@ -286,7 +292,7 @@ fi
 	cat <<EOF
 # Benchmarks
 
-Written by \`scripts/bench.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (raw JSON and logs: \`target/bench/$STAMP/\`).
+Written by \`$(env | grep -o '^BENCH_[A-Z_]*=[^ ]*' | tr '\n' ' ')scripts/bench.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (raw JSON and logs: \`target/bench/$STAMP/\`).
 Re-run it on a quiet machine before trusting a number: every point below is
 one run, and $([ "$QUICK" = 1 ] && echo "a quick run measures only $MEASURE s per point." || echo "each point is $MEASURE s after $WARMUP s of warm-up.")
 
@@ -328,8 +334,9 @@ EOF
 ## SIP: Kamailio with static routing (a) and with sipbrain (b)
 
 sipp (\`benches/kamailio/uac-call.xml\`) places calls 1001 → 1002 through
-Kamailio 5.6 ($SIP_STEP_S s per rate, rates up to the first with > 0.1%
-failed calls): INVITE, 407, INVITE with digest, 180, 200, ACK, BYE. The
+Kamailio 5.6 ($SIP_STEP_S s per rate, rates up to the first with > 1%
+failed calls; a failed call is mostly sipp seeing a retransmission it did
+not expect once the machine is saturated): INVITE, 407, INVITE with digest, 180, 200, ACK, BYE. The
 callee is a sipp UAS (\`tests/kamailio/uas.xml\`). (a)
 \`benches/kamailio/static.cfg\`: digest checked in Kamailio against a static
 password, static destination. (b) \`examples/kamailio/kamailio.cfg\`: the
@@ -347,7 +354,7 @@ EOF
 ## Commands
 
 \`\`\`sh
-scripts/bench.sh$([ "$QUICK" = 1 ] && echo ' --quick')
+$(env | grep -o '^BENCH_[A-Z_]*=[^ ]*' | tr '\n' ' ')scripts/bench.sh$([ "$QUICK" = 1 ] && echo ' --quick')
 # one peer by hand (sipbrain started with --demo and the bench tokens):
 target/release/load sweep --peer sipbrain-wal --mix route --target 127.0.0.1:8080 --setup \\
   --cpu $CLIENT_CPU --server-pid \$(pgrep -n sipbrain) --connections $CONNS --depth $DEPTH --open-depth $OPEN_DEPTH \\
