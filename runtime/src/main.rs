@@ -11,6 +11,13 @@ use sipbrain_core::auth::digest::{ha1, Algorithm};
 use sipbrain_core::auth::nonce::NonceKey;
 use sipbrain_core::http::ParseLimits;
 
+/// mimalloc instead of glibc's malloc: the brain allocates and frees small
+/// blocks on every request (parsed fields, JSON values, events), and
+/// glibc's malloc/free were a quarter of a shard's CPU under load
+/// (BENCHMARKS.md, "Profile").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
