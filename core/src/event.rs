@@ -7,6 +7,7 @@
 //! to these types needs a new WAL format version.
 
 use crate::calls::{CallRecord, CallStart, Progress};
+use crate::media::voicemail::VoicemailMessage;
 use crate::presence::Binding;
 use crate::time::Millis;
 use core::net::{IpAddr, Ipv6Addr};
@@ -90,6 +91,17 @@ pub enum Event {
         call_id: String,
         account_id: String,
         ended: bool,
+    },
+    // New variants go last: the archived tags of the ones above stay as
+    // they are, so existing logs and snapshots still decode.
+    /// A voicemail upload (`<account>/vm/<callId>.wav`) is durable in the
+    /// media store: the account's owner keeps the message and, when it has
+    /// the call, adds a `media` entry to the call's trace.
+    VoicemailRecorded(Box<VoicemailMessage>),
+    /// Snapshot only: an account's voicemail messages, oldest first.
+    VoicemailImage {
+        account_id: String,
+        messages: Vec<VoicemailMessage>,
     },
 }
 

@@ -35,6 +35,7 @@ pub mod event;
 pub mod hours;
 pub mod http;
 pub mod limits;
+pub mod media;
 pub mod number;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;

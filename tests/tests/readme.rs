@@ -120,3 +120,35 @@ fn the_routing_session_works_as_pasted() {
         );
     }
 }
+
+#[test]
+fn the_media_session_works_as_pasted() {
+    let text = readme();
+    let args = serve_args(&text);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let script =
+        block_after(&text, "## Media and TTS").replace("localhost:8080", &server.addr.to_string());
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expect = [
+        "\"generated\":[\"system/en-US/female/welcome.wav\"",
+        "HTTP/1.1 200 OK",
+        "content-type: audio/wav",
+        "HTTP/1.1 206 Partial Content",
+        "content-range: bytes 0-43/",
+        "{\"ok\":true,\"key\":\"acc_acme/greetings/after-hours.wav\"",
+        "\"messages\":[{\"key\":\"acc_acme/vm/call-9.wav\",\"callId\":\"call-9\"",
+    ];
+    for needle in expect {
+        assert!(stdout.contains(needle), "no {needle} in:\n{stdout}");
+    }
+}

@@ -13,9 +13,11 @@ pub mod calls;
 pub mod error;
 pub mod fields;
 pub mod gate;
+pub mod media;
 pub mod presence;
 pub mod route;
 pub mod route_table;
+pub mod tts;
 
 use crate::directory::{owner_shard, Directory};
 use crate::http::{decode_body, Request, Response};
@@ -38,6 +40,11 @@ pub enum Prepared {
     Health { ready_probe: bool },
     /// A call for a shard to decide.
     Call(Box<Call>),
+    /// `GET/PUT /media/{key}`, gated and checked: the runtime streams the
+    /// object from or to its store.
+    Media(Box<media::MediaOp>),
+    /// `POST /admin/tts/generate`: the runtime runs the engine.
+    Tts(Box<crate::media::tts::TtsRequest>),
 }
 
 /// A decoded call, owned and `Send` so it can cross to another core.
@@ -70,6 +77,13 @@ pub enum Call {
     },
     Trace {
         call_id: String,
+    },
+    /// A voicemail upload is durable in the media store: record the
+    /// message (sent by the runtime after `PUT /media/<acc>/vm/<call>.wav`).
+    VoicemailStored(Box<media::VoicemailUpload>),
+    /// `GET /admin/voicemail?accountId=`.
+    VoicemailList {
+        account_id: String,
     },
     /// The shard's timers (reaping, expiry): sent by the runtime, never
     /// from the network.
@@ -123,6 +137,8 @@ impl Call {
                 ShardKey::Account(account_id.clone())
             }
             Call::Trace { call_id } => account(shard.call_index().account(call_id)),
+            Call::VoicemailStored(upload) => ShardKey::Account(upload.account_id.clone()),
+            Call::VoicemailList { account_id } => ShardKey::Account(account_id.clone()),
             Call::Tick => ShardKey::Local,
         }
     }
@@ -208,6 +224,17 @@ fn prepare_call(
             account_id: account_id_param(req)?,
         },
         Endpoint::CallTrace { call_id } => Call::Trace { call_id },
+        Endpoint::MediaGet { key } => {
+            return Ok(Prepared::Media(Box::new(media::decode_get(req, key)?)))
+        }
+        Endpoint::MediaPut { key } => {
+            let op = media::decode_put(req, key, directory)?;
+            return Ok(Prepared::Media(Box::new(op)));
+        }
+        Endpoint::TtsGenerate => return Ok(Prepared::Tts(Box::new(tts::decode(req)?))),
+        Endpoint::VoicemailList => Call::VoicemailList {
+            account_id: account_id_param(req)?,
+        },
         other => return Err(ApiError::not_implemented(other.name())),
     };
     Ok(Prepared::Call(Box::new(call)))

@@ -45,6 +45,9 @@ pub enum Endpoint {
         ip: String,
     },
     TtsGenerate,
+    /// `GET /admin/voicemail?accountId=` (not in the contract: reads what
+    /// voicemail uploads recorded).
+    VoicemailList,
     RouteExplain,
     AccountPut {
         account_id: String,
@@ -84,6 +87,7 @@ impl Endpoint {
             | SecurityAllowAdd
             | SecurityAllowDelete { .. }
             | TtsGenerate
+            | VoicemailList
             | RouteExplain
             | AccountPut { .. }
             | AccountGet { .. }
@@ -119,6 +123,7 @@ impl Endpoint {
             SecurityAllowAdd => "POST /security/allow",
             SecurityAllowDelete { .. } => "DELETE /security/allow",
             TtsGenerate => "POST /admin/tts/generate",
+            VoicemailList => "GET /admin/voicemail",
             RouteExplain => "POST /admin/route/explain",
             AccountPut { .. } => "PUT /admin/accounts",
             AccountGet { .. } => "GET /admin/accounts",
@@ -209,6 +214,7 @@ fn match_path(segs: &[&str]) -> Vec<(Method, Endpoint)> {
         ["cac", "reset"] => vec![(Post, CacReset)],
         ["calls", call, "trace"] => vec![(Get, CallTrace { call_id: own(call) })],
         ["admin", "tts", "generate"] => vec![(Post, TtsGenerate)],
+        ["admin", "voicemail"] => vec![(Get, VoicemailList)],
         ["admin", "route", "explain"] => vec![(Post, RouteExplain)],
         ["admin", "accounts", id] => vec![
             (

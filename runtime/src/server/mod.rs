@@ -4,6 +4,7 @@
 
 mod clock;
 mod conn;
+mod media;
 mod mesh;
 mod node;
 

@@ -3,6 +3,8 @@
 
 use super::clock::Clock;
 use super::mesh::{FromShard, ToShard};
+use crate::media::store::MediaStore;
+use crate::media::tts::Tts;
 use crate::store::journal::Journal;
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::Senders;
@@ -12,6 +14,7 @@ use sipbrain_core::api::gate::GateConfig;
 use sipbrain_core::api::{self, ApiError, Call, Prepared};
 use sipbrain_core::event::Event;
 use sipbrain_core::http::{ParseLimits, Request, Response};
+use sipbrain_core::media::tts::TtsRequest;
 use sipbrain_core::shard::Shard;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -46,6 +49,10 @@ pub struct NodeSettings {
     pub gates: GateConfig,
     pub limits: ParseLimits,
     pub connections_max: usize,
+    /// The media object store's directory.
+    pub media_dir: std::path::PathBuf,
+    /// The TTS engine's command template.
+    pub tts_command: sipbrain_core::media::tts::Template,
 }
 
 /// One core's state. Lives in an `Rc`; never crosses threads.
@@ -59,6 +66,9 @@ pub struct Node {
     /// Calls forwarded by other cores being served concurrently.
     pub forwarded: Cell<usize>,
     pub journal: Rc<Journal>,
+    /// The media object store (shared directory, this core's handle).
+    pub media: Rc<MediaStore>,
+    tts: Tts,
     shard: RefCell<Shard>,
     clock: Clock,
     rng: RefCell<StdRng>,
@@ -83,9 +93,13 @@ impl Node {
         replies: Senders<FromShard>,
         journal: Rc<Journal>,
     ) -> Node {
+        let media = Rc::new(MediaStore::new(settings.media_dir.clone(), id));
+        let tts = Tts::new(media.clone(), settings.tts_command.clone());
         Node {
             id,
             shards,
+            media,
+            tts,
             settings,
             shared,
             connections: Cell::new(0),
@@ -113,10 +127,40 @@ impl Node {
             Prepared::Reply(response) => return response,
             Prepared::Health { ready_probe } => return self.health(ready_probe),
             Prepared::Call(call) => *call,
+            Prepared::Tts(request) => return self.generate_prompts(&request).await,
+            // The connection hands media to `server::media` before this.
+            Prepared::Media(_) => {
+                let why = "a media request reached the JSON path";
+                return ApiError::new(500, "internal", why).to_response();
+            }
         };
         if !self.shared.ready.load(Ordering::Acquire) {
             return ApiError::new(503, "not_ready", "recovery in progress").to_response();
         }
+        self.dispatch(call).await
+    }
+
+    /// `POST /admin/tts/generate`, on this core (no shard state involved).
+    async fn generate_prompts(&self, request: &TtsRequest) -> Response {
+        if !self.is_ready() {
+            return ApiError::new(503, "not_ready", "recovery in progress").to_response();
+        }
+        self.tts.generate(request).await
+    }
+
+    /// Routes, gates and decodes a request, as `handle` does.
+    pub fn prepare(&self, req: &Request, peer: IpAddr) -> Prepared {
+        let shard = self.shard.borrow();
+        api::prepare(req, peer, &self.settings.gates, shard.directory())
+    }
+
+    /// True once recovery and initial loading are done.
+    pub fn is_ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Acquire)
+    }
+
+    /// Runs a call on the shard that owns it (every shard for `Every`).
+    pub async fn dispatch(&self, call: Call) -> Response {
         let key = call.key(&self.shard.borrow());
         if key == api::ShardKey::Every {
             let mut replies = Vec::with_capacity(self.shards);
@@ -268,7 +312,7 @@ impl Node {
         }
     }
 
-    fn stopping(&self) -> bool {
+    pub fn stopping(&self) -> bool {
         self.shared.stopping.load(Ordering::Acquire)
     }
 
