@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit and property tests of core and
 # storage, the black-box tests in tests/ against the real binary (built
-# first), the Kamailio + sipp end-to-end test, the simulator's tests (including the planted-bug test), and a
-# batch of simulator seeds derived from the commit (SIM_SECONDS, default
-# 150; 0 skips it).
+# first; espeak-ng installed first for the TTS tests), the Kamailio + sipp
+# end-to-end test, the simulator's tests (including the planted-bug test),
+# and a batch of simulator seeds derived from the commit (SIM_SECONDS,
+# default 150; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian packages the tests use (espeak-ng for tests/tests/tts.rs); a no-op
+# when they are installed.
+./scripts/deps.sh
 cargo build --workspace --bins
 cargo test --workspace "$@"
 # The simulator must catch each planted bug (core and storage compiled with

@@ -224,10 +224,20 @@ pub fn render(
             ));
             messages
         }
+        Event::VoicemailRecorded(message) => vec![DebugMessage::new(
+            message.at,
+            "media",
+            "voicemail",
+            Some(&message.account_id),
+            Some(&message.call_id),
+            json!({"key": message.key, "durationMs": message.duration_ms,
+                   "size": message.size_bytes}),
+        )],
         Event::CallImage(_)
         | Event::RateImage { .. }
         | Event::CallIndexed { .. }
-        | Event::FlowImage(_) => Vec::new(),
+        | Event::FlowImage(_)
+        | Event::VoicemailImage { .. } => Vec::new(),
     }
 }
 
@@ -283,6 +293,19 @@ mod tests {
     use crate::calls::{Admission, CallRecord, Dim, Direction, TraceEvent};
     use crate::event::Ip;
     use crate::presence::Binding;
+
+    fn voicemail() -> crate::media::voicemail::VoicemailMessage {
+        crate::media::voicemail::VoicemailMessage {
+            account_id: "acc_acme".into(),
+            call_id: "c-1".into(),
+            key: "acc_acme/vm/c-1.wav".into(),
+            size_bytes: 44,
+            duration_ms: 0,
+            sha256: "00".into(),
+            at: Millis(9_500),
+            from: None,
+        }
+    }
 
     fn session() -> crate::flow::Session {
         crate::flow::Session {
@@ -382,7 +405,9 @@ mod tests {
             | Event::RateImage { .. }
             | Event::CallIndexed { .. }
             | Event::FlowStep { .. }
-            | Event::FlowImage(_) => (),
+            | Event::FlowImage(_)
+            | Event::VoicemailRecorded(_)
+            | Event::VoicemailImage { .. } => (),
         };
         let events = vec![
             Event::AccountPut {
@@ -453,6 +478,11 @@ mod tests {
                 webhook: None,
             },
             Event::FlowImage(Box::new(session())),
+            Event::VoicemailRecorded(Box::new(voicemail())),
+            Event::VoicemailImage {
+                account_id: "acc_acme".into(),
+                messages: vec![voicemail()],
+            },
         ];
         events.iter().for_each(sample);
         events
@@ -478,6 +508,7 @@ mod tests {
                     | Event::RateImage { .. }
                     | Event::CallIndexed { .. }
                     | Event::FlowImage(_)
+                    | Event::VoicemailImage { .. }
             );
             assert_eq!(messages.is_empty(), bookkeeping, "{event:?}");
             for message in &messages {
@@ -506,7 +537,7 @@ mod tests {
             "admin/account_put admin/account_deleted auth/nonce_used \
              security/auth_failed route/routed cac/admitted presence/dialog \
              presence/ended cac/reset presence/registered \
-             presence/unregistered presence/node_epoch flow/node flow/command"
+             presence/unregistered presence/node_epoch flow/node flow/command media/voicemail"
         );
     }
 

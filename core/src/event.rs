@@ -7,6 +7,7 @@
 //! to these types needs a new WAL format version.
 
 use crate::calls::{CallRecord, CallStart, Progress};
+use crate::media::voicemail::VoicemailMessage;
 use crate::presence::Binding;
 use crate::time::Millis;
 use core::net::{IpAddr, Ipv6Addr};
@@ -101,6 +102,17 @@ pub enum Event {
     },
     /// Snapshot only: a live flow session with its buffered trace.
     FlowImage(Box<crate::flow::Session>),
+    // New variants go last: the archived tags of the ones above stay as
+    // they are, so existing logs and snapshots still decode.
+    /// A voicemail upload (`<account>/vm/<callId>.wav`) is durable in the
+    /// media store: the account's owner keeps the message and, when it has
+    /// the call, adds a `media` entry to the call's trace.
+    VoicemailRecorded(Box<VoicemailMessage>),
+    /// Snapshot only: an account's voicemail messages, oldest first.
+    VoicemailImage {
+        account_id: String,
+        messages: Vec<VoicemailMessage>,
+    },
 }
 
 /// An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), so the archive

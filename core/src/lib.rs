@@ -37,6 +37,7 @@ pub mod flow;
 pub mod hours;
 pub mod http;
 pub mod limits;
+pub mod media;
 pub mod number;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;

@@ -83,3 +83,24 @@ pub const FLOW_NODES_PER_ANSWER_MAX: usize = 100;
 pub const FLOW_STEPS_MAX: u32 = 1_000;
 /// Trace entries a session buffers (later ones are dropped).
 pub const FLOW_TRACE_MAX: usize = 256;
+/// Longest media object key (the contract: 1..512 characters).
+pub const MEDIA_KEY_BYTES_MAX: usize = 512;
+/// Longest segment of a media key: a file name on Linux (NAME_MAX).
+pub const MEDIA_KEY_SEGMENT_BYTES_MAX: usize = 255;
+/// Segments of a media key: bounds the directories one upload creates and
+/// syncs.
+pub const MEDIA_KEY_SEGMENTS_MAX: usize = 16;
+/// Bytes at the start of a WAV upload searched for its `fmt ` and `data`
+/// chunks (recorders put a few metadata chunks first, never megabytes).
+pub const WAV_HEADER_BYTES_MAX: usize = 64 * 1024;
+/// Voicemail messages remembered per account; the oldest is forgotten
+/// first (its object stays in the media store).
+pub const VOICEMAILS_PER_ACCOUNT_MAX: usize = 1_000;
+/// TTS engine processes one shard runs at once (each synthesizes one
+/// prompt); the request waits for a free one.
+pub const TTS_ENGINES_PER_SHARD_MAX: usize = 4;
+/// How long one TTS engine run may take before it is killed (the prompt is
+/// then reported as failed).
+pub const TTS_ENGINE_TIMEOUT_MS: u64 = 60_000;
+/// Bytes read from or written to a media object per I/O.
+pub const MEDIA_IO_CHUNK_BYTES: usize = 64 * 1024;

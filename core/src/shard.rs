@@ -19,6 +19,7 @@ use crate::event::Event;
 use crate::flow::{Phase, Session};
 use crate::http::Response;
 use crate::limits::ENDED_CALLS_PER_SHARD_MAX;
+use crate::media::voicemail::Voicemails;
 use crate::presence::Registrations;
 use crate::time::Millis;
 use std::collections::{BTreeMap, VecDeque};
@@ -114,6 +115,8 @@ pub struct Shard {
     nodes: BTreeMap<String, u64>,
     /// Live flow sessions of owned accounts' calls.
     flows: BTreeMap<String, Session>,
+    /// Voicemail messages of owned accounts.
+    voicemails: Voicemails,
 }
 
 impl Shard {
@@ -139,6 +142,7 @@ impl Shard {
             registrations: Registrations::default(),
             nodes: BTreeMap::new(),
             flows: BTreeMap::new(),
+            voicemails: Voicemails::default(),
         }
     }
 
@@ -163,6 +167,8 @@ impl Shard {
             Call::CacGet { account_id } => api::cac::decide_get(self, now, account_id),
             Call::CacReset { account_id } => api::cac::decide_reset(self, now, account_id),
             Call::Trace { call_id } => api::calls::decide_trace(self, call_id),
+            Call::VoicemailStored(upload) => api::media::decide_voicemail(self, now, upload),
+            Call::VoicemailList { account_id } => api::media::decide_list(self, account_id),
             Call::Tick => api::calls::decide_tick(self, now),
             Call::FlowStart(start) => api::flow::decide_start(self, now, start),
             Call::FlowStep(step) => api::flow::decide_step(self, now, step),
@@ -198,6 +204,7 @@ impl Shard {
                 self.directory.remove(account_id);
                 self.accounts.remove(account_id);
                 self.registrations.forget_account(account_id);
+                self.voicemails.forget_account(account_id);
             }
             Event::NonceUsed {
                 nonce,
@@ -396,6 +403,31 @@ impl Shard {
                     self.index.ended(call_id);
                 }
             }
+            Event::VoicemailRecorded(message) => {
+                self.clock_floor = self.clock_floor.max(message.at);
+                if !self.owns(&message.account_id) {
+                    return;
+                }
+                if let Some(record) = self.calls.get_mut(&message.call_id) {
+                    if record.start.account_id == message.account_id {
+                        let data = serde_json::json!({
+                            "key": message.key,
+                            "durationMs": message.duration_ms,
+                            "size": message.size_bytes,
+                        });
+                        record.push_trace(message.at, "media", "voicemail", data);
+                    }
+                }
+                self.voicemails.record((**message).clone());
+            }
+            Event::VoicemailImage {
+                account_id,
+                messages,
+            } => {
+                if self.owns(account_id) {
+                    self.voicemails.restore(account_id, messages);
+                }
+            }
             Event::FlowStep { session, .. } => self.apply_flow_step(session),
             Event::FlowImage(session) => {
                 if self.owns(&session.account_id) {
@@ -508,6 +540,12 @@ impl Shard {
         for session in self.flows.values() {
             events.push(Event::FlowImage(Box::new(session.clone())));
         }
+        for (account_id, messages) in self.voicemails.all() {
+            events.push(Event::VoicemailImage {
+                account_id: account_id.clone(),
+                messages: messages.iter().cloned().collect(),
+            });
+        }
         let failures = crate::auth::failures::FailureSnapshot::from(self.failures.clone());
         for ip in failures.ips {
             for at in ip.failures {
@@ -591,6 +629,11 @@ impl Shard {
     /// Registered contacts of owned accounts' devices.
     pub fn registrations(&self) -> &Registrations {
         &self.registrations
+    }
+
+    /// Voicemail messages of owned accounts.
+    pub fn voicemails(&self) -> &Voicemails {
+        &self.voicemails
     }
 
     /// The latest boot epoch seen from an edge node (0 = none).
@@ -740,6 +783,48 @@ mod tests {
             original.image(),
             "an image is a fixed point"
         );
+    }
+
+    #[test]
+    fn voicemail_messages_survive_an_image_and_go_with_their_account() {
+        let owner = owner_shard("acc_acme", 2);
+        let mut original = shard(owner);
+        for event in demo() {
+            original.apply(&event);
+        }
+        let message = crate::media::voicemail::VoicemailMessage {
+            account_id: "acc_acme".into(),
+            call_id: "call-1".into(),
+            key: "acc_acme/vm/call-1.wav".into(),
+            size_bytes: 16_044,
+            duration_ms: 1000,
+            sha256: "ab".repeat(32),
+            at: Millis(20),
+            from: None,
+        };
+        original.apply(&Event::VoicemailRecorded(Box::new(message.clone())));
+        assert_eq!(original.clock_floor(), Millis(20));
+        let mut rebuilt = shard(owner);
+        for event in original.image() {
+            rebuilt.apply(&event);
+        }
+        assert_eq!(rebuilt.voicemails(), original.voicemails());
+        assert_eq!(
+            rebuilt.image(),
+            original.image(),
+            "an image is a fixed point"
+        );
+        let mut other = shard(1 - owner);
+        other.apply(&Event::VoicemailRecorded(Box::new(message)));
+        assert_eq!(
+            other.voicemails().of("acc_acme").count(),
+            0,
+            "only the owner keeps it"
+        );
+        rebuilt.apply(&Event::AccountDeleted {
+            account_id: "acc_acme".into(),
+        });
+        assert_eq!(rebuilt.voicemails().of("acc_acme").count(), 0);
     }
 
     #[test]

@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// Data directory (WAL, snapshots, nonce key) [default: ./data].
     #[arg(long, env = "SIPBRAIN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Media object store (GET/PUT /media, TTS prompts) [default: <data-dir>/media].
+    #[arg(long, env = "SIPBRAIN_MEDIA_DIR")]
+    pub media_dir: Option<PathBuf>,
+    /// TTS engine command template; placeholders {voice} {lang} {gender}
+    /// {id} {text} {out} [default: espeak-ng -v {voice} -s 150 -w {out} {text}].
+    #[arg(long, env = "SIPBRAIN_TTS_COMMAND")]
+    pub tts_command: Option<String>,
     /// Token for ops/admin endpoints (header x-admin-token).
     #[arg(long, env = "SIPBRAIN_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

@@ -5,6 +5,7 @@ use crate::cli::ServeArgs;
 use ipnet::IpNet;
 use serde::Deserialize;
 use sipbrain_core::limits;
+use sipbrain_core::media::tts;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -15,6 +16,8 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub shards: Option<usize>,
     pub data_dir: Option<PathBuf>,
+    pub media_dir: Option<PathBuf>,
+    pub tts_command: Option<String>,
     pub admin_token: Option<String>,
     pub edge_token: Option<String>,
     pub edge_cidrs: Option<Vec<String>>,
@@ -47,6 +50,10 @@ pub struct Config {
     pub listen: SocketAddr,
     pub shards: usize,
     pub data_dir: PathBuf,
+    /// The media object store (`<data_dir>/media` unless set).
+    pub media_dir: PathBuf,
+    /// The TTS engine's command template (checked).
+    pub tts_command: String,
     pub admin_token: Option<String>,
     pub edge_token: Option<String>,
     pub edge_cidrs: Vec<IpNet>,
@@ -103,13 +110,22 @@ impl Config {
         }
         let mut import = file.import.unwrap_or_default();
         import.extend(args.import);
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| "./data".into());
         let config = Config {
             listen,
             shards,
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| "./data".into()),
+            media_dir: args
+                .media_dir
+                .or(file.media_dir)
+                .unwrap_or_else(|| data_dir.join("media")),
+            tts_command: args
+                .tts_command
+                .or(file.tts_command)
+                .unwrap_or_else(|| tts::DEFAULT_COMMAND.into()),
+            data_dir,
             admin_token: nonempty(args.admin_token.or(file.admin_token), "admin_token")?,
             edge_token: nonempty(args.edge_token.or(file.edge_token), "edge_token")?,
             edge_cidrs: cidrs("edge_cidrs", args.edge_cidrs.or(file.edge_cidrs))?,
@@ -226,6 +242,10 @@ impl Config {
                 .all(|b| b.is_ascii_graphic() && !b"@;<>\"".contains(&b))
         {
             return Err(format!("wholesale_proxy: {proxy:?} is not host[:port]"));
+        }
+        tts::Template::parse(&self.tts_command).map_err(|e| format!("tts_command: {e}"))?;
+        if self.media_body_bytes_max == 0 {
+            return Err("media_body_bytes_max must be at least 1".into());
         }
         if self.io_memory_bytes < 64 * 1024 {
             return Err("io_memory_bytes must be at least 65536 (glommio's minimum)".into());

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod import;
+pub mod media;
 pub mod observe;
 pub mod secret;
 pub mod server;

@@ -10,6 +10,7 @@ use sipbrain_core::api::gate::{GateConfig, Secret};
 use sipbrain_core::auth::digest::{ha1, Algorithm};
 use sipbrain_core::auth::nonce::NonceKey;
 use sipbrain_core::http::ParseLimits;
+use sipbrain_core::media::tts;
 
 /// mimalloc instead of glibc's malloc: the brain allocates and frees small
 /// blocks on every request (parsed fields, JSON values, events), and
@@ -101,6 +102,7 @@ fn serve(args: cli::ServeArgs) -> Result<(), String> {
     let imported = import::read_documents(&config.import)?;
     documents.extend(imported.into_iter().map(|d| start(d, false)));
     let nonce_key = NonceKey(secret::load_or_create_nonce_key(&config.data_dir)?);
+    sipbrain::media::store::prepare(&config.media_dir)?;
     raise_memlock(&config);
     let wal_options = store::wal_options(config.segment_bytes);
     let generation = store::reshard::prepare(
@@ -137,6 +139,9 @@ fn server_settings(config: &Config) -> server::NodeSettings {
             media_body_bytes_max: config.media_body_bytes_max,
         },
         connections_max: config.connections_max,
+        media_dir: config.media_dir.clone(),
+        tts_command: tts::Template::parse(&config.tts_command)
+            .expect("Config::load checked tts_command"),
     }
 }
 

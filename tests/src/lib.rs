@@ -8,6 +8,7 @@ pub mod calls;
 pub mod client;
 pub mod demo;
 pub mod digest;
+pub mod media;
 
 pub use client::{Client, Reply};
 use std::io::{BufRead, BufReader};

@@ -135,7 +135,17 @@ fn media_needs_a_media_source_and_the_edge_token() {
         "/media/system/en-US/male/welcome.wav",
         &[("x-edge-token", EDGE_TOKEN)],
     );
-    assert_eq!(passed.status, 501, "loopback is a media source by default");
+    assert_eq!(
+        (passed.status, passed.code().as_str()),
+        (404, "not_found"),
+        "loopback is a media source by default"
+    );
+    let wrong = get(
+        &mut client,
+        "/media/system/en-US/male/welcome.wav",
+        &[("x-edge-token", "not-the-edge-token")],
+    );
+    assert_eq!(wrong.status, 403);
     let server = Server::demo(&["--media-cidrs", "10.1.0.0/16"]);
     let mut client = server.client();
     let outside = get(&mut client, "/media/a.wav", &[("x-edge-token", EDGE_TOKEN)]);
@@ -206,7 +216,8 @@ fn admin_endpoints_need_the_admin_token() {
         ("GET", "/security/allow", 501),
         ("POST", "/security/allow", 501),
         ("DELETE", "/security/allow/10.0.0.1", 501),
-        ("POST", "/admin/tts/generate", 501),
+        ("POST", "/admin/tts/generate?lang=none", 422),
+        ("GET", "/admin/voicemail?accountId=acc_acme", 200),
         ("POST", "/admin/route/explain", 400),
         ("GET", "/metrics", 200),
         ("GET", "/admin/accounts/acc_acme", 200),

@@ -154,3 +154,20 @@ fn the_flow_session_works_as_pasted() {
     }
     assert_eq!(lines[1], lines[2], "a retried step gets the same answer");
 }
+
+#[test]
+fn the_media_session_works_as_pasted() {
+    let stdout = run_block("## Media and TTS");
+    let expect = [
+        "\"generated\":[\"system/en-US/female/welcome.wav\"",
+        "HTTP/1.1 200 OK",
+        "content-type: audio/wav",
+        "HTTP/1.1 206 Partial Content",
+        "content-range: bytes 0-43/",
+        "{\"ok\":true,\"key\":\"acc_acme/greetings/after-hours.wav\"",
+        "\"messages\":[{\"key\":\"acc_acme/vm/call-9.wav\",\"callId\":\"call-9\"",
+    ];
+    for needle in expect {
+        assert!(stdout.contains(needle), "no {needle} in:\n{stdout}");
+    }
+}

@@ -14,9 +14,11 @@ pub mod error;
 pub mod fields;
 pub mod flow;
 pub mod gate;
+pub mod media;
 pub mod presence;
 pub mod route;
 pub mod route_table;
+pub mod tts;
 
 use crate::directory::{owner_shard, Directory};
 use crate::http::{decode_body, Request, Response};
@@ -42,6 +44,11 @@ pub enum Prepared {
     /// `GET /metrics` or `GET /debug`, past their gate: the runtime serves
     /// them (they read the process, not a shard).
     Observe(Observe),
+    /// `GET/PUT /media/{key}`, gated and checked: the runtime streams the
+    /// object from or to its store.
+    Media(Box<media::MediaOp>),
+    /// `POST /admin/tts/generate`: the runtime runs the engine.
+    Tts(Box<crate::media::tts::TtsRequest>),
 }
 
 /// The observability endpoints the runtime serves itself.
@@ -87,6 +94,13 @@ pub enum Call {
     },
     Trace {
         call_id: String,
+    },
+    /// A voicemail upload is durable in the media store: record the
+    /// message (sent by the runtime after `PUT /media/<acc>/vm/<call>.wav`).
+    VoicemailStored(Box<media::VoicemailUpload>),
+    /// `GET /admin/voicemail?accountId=`.
+    VoicemailList {
+        account_id: String,
     },
     /// The shard's timers (reaping, expiry): sent by the runtime, never
     /// from the network.
@@ -146,6 +160,8 @@ impl Call {
                 ShardKey::Account(account_id.clone())
             }
             Call::Trace { call_id } => account(shard.call_index().account(call_id)),
+            Call::VoicemailStored(upload) => ShardKey::Account(upload.account_id.clone()),
+            Call::VoicemailList { account_id } => ShardKey::Account(account_id.clone()),
             Call::Tick => ShardKey::Local,
             Call::FlowStart(start) => ShardKey::Account(start.account_id.clone()),
             Call::FlowStep(step) => account(shard.call_index().account(&step.call_id)),
@@ -263,6 +279,17 @@ fn prepare_call(
                 call_id: filter("callId"),
             }));
         }
+        Endpoint::MediaGet { key } => {
+            return Ok(Prepared::Media(Box::new(media::decode_get(req, key)?)))
+        }
+        Endpoint::MediaPut { key } => {
+            let op = media::decode_put(req, key, directory)?;
+            return Ok(Prepared::Media(Box::new(op)));
+        }
+        Endpoint::TtsGenerate => return Ok(Prepared::Tts(Box::new(tts::decode(req)?))),
+        Endpoint::VoicemailList => Call::VoicemailList {
+            account_id: account_id_param(req)?,
+        },
         other => return Err(ApiError::not_implemented(other.name())),
     };
     Ok(Prepared::Call(Box::new(call)))

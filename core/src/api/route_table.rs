@@ -45,6 +45,9 @@ pub enum Endpoint {
         ip: String,
     },
     TtsGenerate,
+    /// `GET /admin/voicemail?accountId=` (not in the contract: reads what
+    /// voicemail uploads recorded).
+    VoicemailList,
     RouteExplain,
     AccountPut {
         account_id: String,
@@ -84,6 +87,7 @@ impl Endpoint {
             | SecurityAllowAdd
             | SecurityAllowDelete { .. }
             | TtsGenerate
+            | VoicemailList
             | RouteExplain
             | AccountPut { .. }
             | AccountGet { .. }
@@ -131,12 +135,13 @@ impl Endpoint {
             Metrics => 26,
             Debug => 27,
             Roadmap => 28,
+            VoicemailList => 29,
         }
     }
 }
 
 /// Every endpoint's short name, by [`Endpoint::index`].
-pub const ENDPOINT_NAMES: [&str; 29] = [
+pub const ENDPOINT_NAMES: [&str; 30] = [
     "GET /healthz",
     "GET /readyz",
     "POST /auth",
@@ -166,6 +171,7 @@ pub const ENDPOINT_NAMES: [&str; 29] = [
     "GET /metrics",
     "GET /debug",
     "roadmap",
+    "GET /admin/voicemail",
 ];
 
 /// Maps a method and raw path to its endpoint: 404 for an unknown path,
@@ -247,6 +253,7 @@ fn match_path(segs: &[&str]) -> Vec<(Method, Endpoint)> {
         ["cac", "reset"] => vec![(Post, CacReset)],
         ["calls", call, "trace"] => vec![(Get, CallTrace { call_id: own(call) })],
         ["admin", "tts", "generate"] => vec![(Post, TtsGenerate)],
+        ["admin", "voicemail"] => vec![(Get, VoicemailList)],
         ["admin", "route", "explain"] => vec![(Post, RouteExplain)],
         ["admin", "accounts", id] => vec![
             (

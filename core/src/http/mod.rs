@@ -9,7 +9,7 @@ pub mod parser;
 pub mod response;
 
 pub use body::{decode_body, BodyError};
-pub use parser::{ParseLimits, Parser};
+pub use parser::{BodyPoll, ParseLimits, Parser};
 pub use response::Response;
 
 /// Request methods the brain distinguishes; anything else is `Other`.

@@ -28,6 +28,13 @@
 //!   path and query. `Host` is not required.
 //! - After an error every later poll returns the same error, and further
 //!   fed bytes are dropped: the stream cannot be trusted any more.
+//!
+//! Streamed uploads: a parser made [`Parser::with_streamed_uploads`] returns
+//! the head of a `PUT /media/…` with a body as soon as the head is complete,
+//! with an empty `body`; [`Parser::streaming`] is then true and the caller
+//! drains the body with [`Parser::poll_body`] (same framing rules and
+//! limits) before it polls the next request. Nothing else changes: every
+//! other request is still returned whole.
 
 use super::{HttpError, Method, Request};
 use crate::limits::{CHUNK_LINE_BYTES_MAX, HEADERS_COUNT_MAX};
@@ -72,8 +79,33 @@ enum State {
         total: usize,
         step: Chunk,
     },
+    /// The head of a streamed upload was returned; its body is drained
+    /// with [`Parser::poll_body`].
+    Streaming(Streamed),
     /// The stream is broken; this error is returned from now on.
     Failed(HttpError),
+}
+
+/// Where a streamed body is.
+#[derive(Debug, Clone, Copy)]
+enum Streamed {
+    /// `Content-Length` framing: bytes still expected.
+    Fixed(usize),
+    /// Chunked framing, as in [`State::Chunked`].
+    Chunked {
+        limit: usize,
+        total: usize,
+        step: Chunk,
+    },
+}
+
+/// What [`Parser::poll_body`] reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyPoll {
+    /// More body bytes are needed: feed them, then poll again.
+    More,
+    /// The body is complete; the next request may be polled.
+    Done,
 }
 
 /// Position inside a chunked body.
@@ -106,6 +138,8 @@ pub struct Parser {
     checked_len: usize,
     /// Wire bytes of the unfinished request already consumed from `buf`.
     in_progress: usize,
+    /// Return `PUT /media/…` heads at once and stream their bodies.
+    stream_uploads: bool,
     state: State,
 }
 
@@ -121,8 +155,85 @@ impl Parser {
             checked_newlines: 0,
             checked_len: 0,
             in_progress: 0,
+            stream_uploads: false,
             state: State::Head,
         }
+    }
+
+    /// The same parser, returning the head of a `PUT /media/…` that has a
+    /// body at once and leaving its body to [`Parser::poll_body`].
+    pub fn with_streamed_uploads(mut self) -> Parser {
+        self.stream_uploads = true;
+        self
+    }
+
+    /// True while a streamed upload's body is being read: call
+    /// [`Parser::poll_body`] until it says `Done` before polling requests.
+    pub fn streaming(&self) -> bool {
+        matches!(self.state, State::Streaming(_))
+    }
+
+    /// Moves the streamed body's bytes buffered so far to the end of
+    /// `sink`. `Done` once the body is complete (also when no body is being
+    /// streamed). After an `Err` the caller answers it and closes the
+    /// connection, as after a failed [`Parser::poll_request`].
+    pub fn poll_body(&mut self, sink: &mut Vec<u8>) -> Result<BodyPoll, HttpError> {
+        let streamed = match std::mem::replace(&mut self.state, State::Head) {
+            State::Streaming(streamed) => streamed,
+            other => {
+                self.state = other;
+                return Ok(BodyPoll::Done);
+            }
+        };
+        match self.stream_body(streamed, sink) {
+            Ok(BodyPoll::Done) => {
+                self.in_progress = 0;
+                Ok(BodyPoll::Done)
+            }
+            Ok(BodyPoll::More) => Ok(BodyPoll::More),
+            Err(error) => Err(self.fail(error)),
+        }
+    }
+
+    /// One step of [`Parser::poll_body`]: leaves the state `Streaming`
+    /// unless the body is done.
+    fn stream_body(
+        &mut self,
+        streamed: Streamed,
+        sink: &mut Vec<u8>,
+    ) -> Result<BodyPoll, HttpError> {
+        match streamed {
+            Streamed::Fixed(remaining) => {
+                let n = remaining.min(self.avail().len());
+                sink.extend_from_slice(&self.buf[self.start..self.start + n]);
+                self.consume(n);
+                if remaining == n {
+                    return Ok(BodyPoll::Done);
+                }
+                self.state = State::Streaming(Streamed::Fixed(remaining - n));
+                Ok(BodyPoll::More)
+            }
+            Streamed::Chunked {
+                limit,
+                mut total,
+                mut step,
+            } => {
+                if self.chunked(sink, limit, &mut total, &mut step)? {
+                    return Ok(BodyPoll::Done);
+                }
+                self.state = State::Streaming(Streamed::Chunked { limit, total, step });
+                Ok(BodyPoll::More)
+            }
+        }
+    }
+
+    /// Puts the parser in the failed state and returns the error.
+    fn fail(&mut self, error: HttpError) -> HttpError {
+        self.state = State::Failed(error.clone());
+        self.buf = Vec::new();
+        self.start = 0;
+        self.in_progress = 0;
+        error
     }
 
     /// Appends bytes read from the connection.
@@ -144,16 +255,17 @@ impl Parser {
 
     /// The next complete request, `Ok(None)` when more bytes are needed.
     /// After an `Err` the caller answers it and closes the connection.
+    ///
+    /// # Panics
+    /// While [`Parser::streaming`]: the streamed body comes first.
     pub fn poll_request(&mut self) -> Result<Option<Request>, HttpError> {
+        assert!(
+            !self.streaming(),
+            "poll_body until the streamed upload's body is done"
+        );
         match self.step() {
             Ok(found) => Ok(found),
-            Err(error) => {
-                self.state = State::Failed(error.clone());
-                self.buf = Vec::new();
-                self.start = 0;
-                self.in_progress = 0;
-                Err(error)
-            }
+            Err(error) => Err(self.fail(error)),
         }
     }
 
@@ -193,9 +305,22 @@ impl Parser {
                     self.state = State::Failed(error.clone());
                     return Err(error);
                 }
+                State::Streaming(_) => unreachable!("poll_request checked"),
                 State::Head => match self.head()? {
                     None => return Ok(None),
                     Some((req, Framing::None)) => return Ok(self.finish(req)),
+                    Some((req, framing)) if self.stream_uploads && is_upload(&req) => {
+                        self.state = State::Streaming(match framing {
+                            Framing::Length(n) => Streamed::Fixed(n),
+                            Framing::Chunked(limit) => Streamed::Chunked {
+                                limit,
+                                total: 0,
+                                step: Chunk::Size,
+                            },
+                            Framing::None => unreachable!("matched above"),
+                        });
+                        return Ok(Some(req));
+                    }
                     Some((req, Framing::Length(n))) => {
                         self.state = State::Fixed { req, remaining: n };
                     }
@@ -228,7 +353,7 @@ impl Parser {
                     mut total,
                     mut step,
                 } => {
-                    let done = self.chunked(&mut req, limit, &mut total, &mut step)?;
+                    let done = self.chunked(&mut req.body, limit, &mut total, &mut step)?;
                     if done {
                         return Ok(self.finish(req));
                     }
@@ -316,7 +441,7 @@ impl Parser {
                 value.trim_matches([' ', '\t']).to_string(),
             ));
         }
-        let limit = if method == Method::Put && path.starts_with("/media/") {
+        let limit = if is_upload_target(&method, &path) {
             self.limits.media_body_bytes_max
         } else {
             self.limits.body_bytes_max
@@ -343,7 +468,7 @@ impl Parser {
     /// Advances through a chunked body; true once the trailer section ended.
     fn chunked(
         &mut self,
-        req: &mut Request,
+        body: &mut Vec<u8>,
         limit: usize,
         total: &mut usize,
         step: &mut Chunk,
@@ -371,8 +496,7 @@ impl Parser {
                     if n == 0 {
                         return Ok(false);
                     }
-                    req.body
-                        .extend_from_slice(&self.buf[self.start..self.start + n]);
+                    body.extend_from_slice(&self.buf[self.start..self.start + n]);
                     self.consume(n);
                     *step = if remaining == n {
                         Chunk::DataEnd
@@ -437,6 +561,16 @@ impl Parser {
         }
         Ok(Some(line))
     }
+}
+
+/// True for `PUT /media/…`: the media body limit applies, and the body
+/// is streamed when the parser streams uploads.
+fn is_upload_target(method: &Method, path: &str) -> bool {
+    *method == Method::Put && path.starts_with("/media/")
+}
+
+fn is_upload(req: &Request) -> bool {
+    is_upload_target(&req.method, &req.path)
 }
 
 /// How the body of a request is delimited.
@@ -1179,6 +1313,130 @@ POST /flow HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n000\r\n\r\n";
             assert!(parser.poll_request().unwrap().is_some());
         }
         assert!(parser.buf.capacity() < 1024);
+    }
+
+    /// Feeds `pieces` to a streaming parser; returns each request with the
+    /// body it had (streamed bodies collected through `poll_body`) and
+    /// whether it was streamed.
+    fn stream_pieces(pieces: &[&[u8]]) -> Result<Vec<(Request, bool)>, HttpError> {
+        let mut parser = Parser::new(limits()).with_streamed_uploads();
+        let mut out: Vec<(Request, bool)> = Vec::new();
+        for piece in pieces {
+            parser.feed(piece);
+            loop {
+                if parser.streaming() {
+                    let (last, _) = out.last_mut().expect("a streamed head came first");
+                    if parser.poll_body(&mut last.body)? == BodyPoll::More {
+                        break;
+                    }
+                    continue;
+                }
+                match parser.poll_request()? {
+                    Some(req) => {
+                        let streamed = parser.streaming();
+                        out.push((req, streamed));
+                    }
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(parser.buffered(), 0, "bytes left over");
+        Ok(out)
+    }
+
+    const UPLOAD: &[u8] = b"PUT /media/a.wav HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello\
+PUT /media/b.wav HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=1\r\nde\r\n0\r\n\r\n\
+POST /route HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}";
+
+    #[test]
+    fn streamed_uploads_give_the_head_then_the_body_at_every_split() {
+        let want: Vec<(String, Vec<u8>, bool)> = vec![
+            ("/media/a.wav".into(), b"hello".to_vec(), true),
+            ("/media/b.wav".into(), b"abcde".to_vec(), true),
+            ("/route".into(), b"{}".to_vec(), false),
+        ];
+        let shape = |got: Vec<(Request, bool)>| -> Vec<(String, Vec<u8>, bool)> {
+            got.into_iter().map(|(r, s)| (r.path, r.body, s)).collect()
+        };
+        for split in 0..=UPLOAD.len() {
+            let (a, b) = UPLOAD.split_at(split);
+            assert_eq!(
+                shape(stream_pieces(&[a, b]).unwrap()),
+                want,
+                "split at {split}"
+            );
+        }
+        let singles: Vec<&[u8]> = UPLOAD.chunks(1).collect();
+        assert_eq!(shape(stream_pieces(&singles).unwrap()), want);
+    }
+
+    #[test]
+    fn a_streamed_head_comes_before_its_body_arrives() {
+        let mut parser = Parser::new(limits()).with_streamed_uploads();
+        parser.feed(b"PUT /media/x.wav HTTP/1.1\r\ncontent-length: 900\r\n\r\nab");
+        let head = parser.poll_request().unwrap().expect("the head");
+        assert_eq!((head.path.as_str(), head.body.len()), ("/media/x.wav", 0));
+        assert!(parser.streaming());
+        let mut sink = Vec::new();
+        assert_eq!(parser.poll_body(&mut sink), Ok(BodyPoll::More));
+        assert_eq!(sink, b"ab");
+        parser.feed(&[b'z'; 898]);
+        assert_eq!(parser.poll_body(&mut sink), Ok(BodyPoll::Done));
+        assert_eq!(sink.len(), 900);
+        assert!(!parser.streaming());
+        assert_eq!(parser.poll_request(), Ok(None));
+    }
+
+    #[test]
+    fn uploads_without_a_body_and_other_requests_are_not_streamed() {
+        let mut parser = Parser::new(limits()).with_streamed_uploads();
+        parser.feed(b"PUT /media/x.wav HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+        assert!(parser.poll_request().unwrap().is_some());
+        assert!(!parser.streaming());
+        parser.feed(b"PUT /admin/accounts/a HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}");
+        assert_eq!(parser.poll_request().unwrap().unwrap().body, b"{}");
+        assert!(!parser.streaming());
+        let mut sink = Vec::new();
+        assert_eq!(
+            parser.poll_body(&mut sink),
+            Ok(BodyPoll::Done),
+            "nothing to stream"
+        );
+    }
+
+    #[test]
+    fn streamed_uploads_keep_the_media_limit_and_chunk_rules() {
+        let mut parser = Parser::new(limits()).with_streamed_uploads();
+        parser.feed(b"PUT /media/x HTTP/1.1\r\ncontent-length: 1001\r\n\r\n");
+        assert_eq!(parser.poll_request().unwrap_err().status, 413);
+        let mut parser = Parser::new(limits()).with_streamed_uploads();
+        parser.feed(b"PUT /media/x HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n");
+        assert!(parser.poll_request().unwrap().is_some());
+        let mut sink = Vec::new();
+        parser.feed(b"3e8\r\n");
+        assert_eq!(parser.poll_body(&mut sink), Ok(BodyPoll::More));
+        parser.feed(&[b'x'; 1000]);
+        parser.feed(b"\r\n1\r\n");
+        let error = parser.poll_body(&mut sink).unwrap_err();
+        assert_eq!((error.status, error.code), (413, "body_too_large"));
+        assert_eq!(
+            parser.poll_request().unwrap_err().status,
+            413,
+            "errors are sticky"
+        );
+        let mut parser = Parser::new(limits()).with_streamed_uploads();
+        parser.feed(b"PUT /media/x HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabX");
+        assert!(parser.poll_request().unwrap().is_some());
+        assert_eq!(parser.poll_body(&mut sink).unwrap_err().status, 400);
+    }
+
+    #[test]
+    #[should_panic(expected = "poll_body until the streamed upload")]
+    fn polling_a_request_in_the_middle_of_a_streamed_body_is_a_bug() {
+        let mut parser = Parser::new(limits()).with_streamed_uploads();
+        parser.feed(b"PUT /media/x HTTP/1.1\r\ncontent-length: 3\r\n\r\n");
+        assert!(parser.poll_request().unwrap().is_some());
+        let _ = parser.poll_request();
     }
 
     /// One request as the proptest builds it: its bytes and what must come out.

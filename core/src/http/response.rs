@@ -35,7 +35,17 @@ impl Response {
     /// Appends the full HTTP/1.1 response to `out`, with `content-length`
     /// and `connection: keep-alive|close`.
     pub fn encode(&self, keep_alive: bool, out: &mut Vec<u8>) {
-        let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
+        self.encode_head(keep_alive, self.body.len() as u64, out);
+        if !self.bodiless() {
+            out.extend_from_slice(&self.body);
+        }
+    }
+
+    /// Appends the status line and headers only, announcing a body of
+    /// `body_bytes` that the caller writes itself (a streamed file); `body`
+    /// is not written. Same rules as [`Response::encode`].
+    pub fn encode_head(&self, keep_alive: bool, body_bytes: u64, out: &mut Vec<u8>) {
+        let bodiless = self.bodiless();
         let length_header = !(self.status < 200 || self.status == 204);
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(self.status.to_string().as_bytes());
@@ -46,7 +56,7 @@ impl Response {
             write_header(out, "content-type", self.content_type);
         }
         if length_header {
-            let length = if bodiless { 0 } else { self.body.len() };
+            let length = if bodiless { 0 } else { body_bytes };
             write_header(out, "content-length", &length.to_string());
         }
         write_header(
@@ -58,9 +68,11 @@ impl Response {
             write_header(out, name, value);
         }
         out.extend_from_slice(b"\r\n");
-        if !bodiless {
-            out.extend_from_slice(&self.body);
-        }
+    }
+
+    /// True for statuses that never carry a body (1xx, 204, 304).
+    fn bodiless(&self) -> bool {
+        self.status < 200 || self.status == 204 || self.status == 304
     }
 }
 
@@ -180,6 +192,22 @@ mod tests {
         ));
         let text = encoded(&response, true);
         assert!(text.contains("www-authenticate: Digest realm=\"a  set-cookie: x\"\r\n"));
+    }
+
+    #[test]
+    fn a_head_announces_a_body_the_caller_streams() {
+        let mut response = Response::json(206, &json!({}));
+        response.content_type = "audio/wav";
+        response
+            .headers
+            .push(("content-range", "bytes 0-9/100".into()));
+        let mut out = Vec::new();
+        response.encode_head(true, 10, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 206 Partial Content\r\ncontent-type: audio/wav\r\ncontent-length: 10\r\n\
+             connection: keep-alive\r\ncontent-range: bytes 0-9/100\r\n\r\n"
+        );
     }
 
     #[test]

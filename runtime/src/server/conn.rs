@@ -32,7 +32,7 @@ pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
 }
 
 async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::io::Result<()> {
-    let mut parser = Parser::new(node.settings.limits);
+    let mut parser = Parser::new(node.settings.limits).with_streamed_uploads();
     let mut buffer = vec![0u8; READ_BUFFER_BYTES];
     let mut out = Vec::with_capacity(4096);
     loop {
@@ -56,6 +56,16 @@ async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::i
                     // answers to what was pipelined before it.
                     stream.write_all(&out).await?;
                     return super::debug::serve(node, stream, &request, peer).await;
+                }
+                Ok(Some(request)) if super::media::intercepts(&parser, &request) => {
+                    // Media streams: earlier replies go out first.
+                    stream.write_all(&out).await?;
+                    out.clear();
+                    answered = 0;
+                    if !super::media::serve(node, stream, &mut parser, request, peer).await? {
+                        open = false;
+                        break;
+                    }
                 }
                 Ok(Some(request)) => {
                     let keep_alive =

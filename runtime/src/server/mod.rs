@@ -5,6 +5,7 @@
 mod clock;
 mod conn;
 mod debug;
+mod media;
 mod mesh;
 mod node;
 

@@ -3,6 +3,8 @@
 
 use super::clock::Clock;
 use super::mesh::{FromShard, ToShard};
+use crate::media::store::MediaStore;
+use crate::media::tts::Tts;
 use crate::observe::{metrics, Observe};
 use crate::store::journal::Journal;
 use futures_channel::oneshot;
@@ -16,6 +18,7 @@ use sipbrain_core::debug;
 use sipbrain_core::event::Event;
 use sipbrain_core::flow::WebhookCall;
 use sipbrain_core::http::{ParseLimits, Request, Response};
+use sipbrain_core::media::tts::TtsRequest;
 use sipbrain_core::shard::Shard;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -51,6 +54,10 @@ pub struct NodeSettings {
     pub gates: GateConfig,
     pub limits: ParseLimits,
     pub connections_max: usize,
+    /// The media object store's directory.
+    pub media_dir: std::path::PathBuf,
+    /// The TTS engine's command template.
+    pub tts_command: sipbrain_core::media::tts::Template,
 }
 
 /// One core's state. Lives in an `Rc`; never crosses threads.
@@ -66,6 +73,9 @@ pub struct Node {
     pub journal: Rc<Journal>,
     /// The debug stream and this shard's metrics.
     pub observe: Observe,
+    /// The media object store (shared directory, this core's handle).
+    pub media: Rc<MediaStore>,
+    tts: Tts,
     shard: RefCell<Shard>,
     clock: Clock,
     rng: RefCell<StdRng>,
@@ -93,9 +103,13 @@ impl Node {
         journal: Rc<Journal>,
         observe: Observe,
     ) -> Node {
+        let media = Rc::new(MediaStore::new(settings.media_dir.clone(), id));
+        let tts = Tts::new(media.clone(), settings.tts_command.clone());
         Node {
             id,
             shards,
+            media,
+            tts,
             settings,
             shared,
             connections: Cell::new(0),
@@ -154,10 +168,34 @@ impl Node {
                 .to_response();
             }
             Prepared::Call(call) => *call,
+            Prepared::Tts(request) => return self.generate_prompts(&request).await,
+            // The connection hands media to `server::media` before this.
+            Prepared::Media(_) => {
+                let why = "a media request reached the JSON path";
+                return ApiError::new(500, "internal", why).to_response();
+            }
         };
         if !self.shared.ready.load(Ordering::Acquire) {
             return ApiError::new(503, "not_ready", "recovery in progress").to_response();
         }
+        self.dispatch(call).await
+    }
+
+    /// `POST /admin/tts/generate`, on this core (no shard state involved).
+    async fn generate_prompts(&self, request: &TtsRequest) -> Response {
+        if !self.is_ready() {
+            return ApiError::new(503, "not_ready", "recovery in progress").to_response();
+        }
+        self.tts.generate(request).await
+    }
+
+    /// True once recovery and initial loading are done.
+    pub fn is_ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Acquire)
+    }
+
+    /// Runs a call on the shard that owns it (every shard for `Every`).
+    pub async fn dispatch(&self, call: Call) -> Response {
         let key = call.key(&self.shard.borrow());
         if key == api::ShardKey::Every {
             let mut replies = Vec::with_capacity(self.shards);
@@ -357,7 +395,7 @@ impl Node {
         }
     }
 
-    fn stopping(&self) -> bool {
+    pub fn stopping(&self) -> bool {
         self.shared.stopping.load(Ordering::Acquire)
     }
 

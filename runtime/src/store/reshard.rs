@@ -163,7 +163,9 @@ fn owned_by(event: &Event, shard: usize, shards: usize) -> bool {
         Event::CallImage(record) => owner(&record.start.account_id),
         Event::RateImage { account_id, .. }
         | Event::Registered { account_id, .. }
-        | Event::Unregistered { account_id, .. } => owner(account_id),
+        | Event::Unregistered { account_id, .. }
+        | Event::VoicemailImage { account_id, .. } => owner(account_id),
+        Event::VoicemailRecorded(message) => owner(&message.account_id),
         Event::CallIndexed { .. } => false,
         _ => true,
     }

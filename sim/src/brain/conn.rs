@@ -124,6 +124,16 @@ impl Brain {
                 return self.respond(conn, response, keep_alive, out);
             }
             Prepared::Call(call) => call,
+            // The media store and the TTS engine are runtime I/O, not
+            // simulated: no actor sends these.
+            Prepared::Media(_) | Prepared::Tts(_) => {
+                out.push(Out::Resolved {
+                    conn,
+                    decision: None,
+                });
+                let response = ApiError::not_implemented("media in the simulator").to_response();
+                return self.respond(conn, response, keep_alive, out);
+            }
         };
         let key = call.key(&node.shard);
         if key == api::ShardKey::Every {
