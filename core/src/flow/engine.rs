@@ -985,7 +985,7 @@ impl<'c, 'a> Run<'c, 'a> {
         if let Some(file) = self.account().media_file(id) {
             return file.object_key.clone();
         }
-        if SYSTEM_PROMPTS.contains(&id) {
+        if crate::media::tts::PROMPT_IDS.contains(&id) {
             return format!(
                 "system/{}/{}/{id}.wav",
                 s.language,
@@ -1042,20 +1042,6 @@ impl<'c, 'a> Run<'c, 'a> {
         }
     }
 }
-
-/// The system prompt catalog's ids (API.md "Media and TTS").
-pub const SYSTEM_PROMPTS: [&str; 10] = [
-    "welcome",
-    "please-hold",
-    "confirm-accept",
-    "whisper-queue",
-    "all-busy",
-    "no-agents",
-    "vm-greeting",
-    "goodbye",
-    "invalid",
-    "transferring",
-];
 
 fn render_bounded(value: String) -> String {
     let max = crate::limits::FLOW_TEXT_BYTES_MAX;
