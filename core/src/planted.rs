@@ -14,6 +14,9 @@ pub enum Bug {
     /// CAC gives a call's counters back on every end report, not once: a
     /// duplicated `terminated` releases twice.
     CacDoubleRelease,
+    /// `/security/report` keeps the bans of allowlisted IPs (it still
+    /// lists them in `unban`).
+    AllowlistIgnored,
 }
 
 thread_local! {

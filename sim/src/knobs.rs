@@ -108,6 +108,13 @@ pub struct Knobs {
     pub heal_budget_ms: u64,
     /// Restart delay after a crash, milliseconds.
     pub restart_ms: (u64, u64),
+    /// sipguard clients: ban-reporting edge nodes plus an allowlist
+    /// operator each (`actors::guard`).
+    pub guards: usize,
+    /// Edge nodes per guard.
+    pub guard_nodes: usize,
+    /// The brain's `security_report_period` (stale after 3 of them).
+    pub security_report_period_ms: u64,
 }
 
 fn pick<T: Copy>(rng: &mut SimRng, options: &[T]) -> T {
@@ -176,6 +183,10 @@ impl Knobs {
             steps: 20_000,
             heal_budget_ms: 600_000,
             restart_ms: (10, pick(r, &[100, 2_000])),
+            // Drawn last: the knobs above stay what they were for a seed.
+            guards: pick(r, &[0, 1, 1, 2]),
+            guard_nodes: r.gen_range(1..=3),
+            security_report_period_ms: pick(r, &[1_000, 5_000, 30_000]),
         }
     }
 
@@ -238,8 +249,8 @@ impl fmt::Display for Knobs {
         )?;
         writeln!(
             f,
-            "  actors: operators={}×{} accounts, edges={}, callers={}, probers={}; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}",
-            self.operators, self.accounts_per_operator, self.edges, self.callers, self.probers, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms
+            "  actors: operators={}×{} accounts, edges={}, callers={}, probers={}, guards={}×{} nodes; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}; security report period {} ms",
+            self.operators, self.accounts_per_operator, self.edges, self.callers, self.probers, self.guards, self.guard_nodes, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms, self.security_report_period_ms
         )?;
         write!(
             f,

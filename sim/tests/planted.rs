@@ -51,6 +51,14 @@ fn a_double_cac_release_is_caught() {
 }
 
 #[test]
+fn an_allowlist_that_does_not_filter_reports_is_caught() {
+    caught(
+        "allowlist-ignored",
+        &["allowlisted-never-banned", "actor-expectations"],
+    );
+}
+
+#[test]
 fn the_same_seeds_pass_with_no_bug_planted() {
     sim::plant("none").expect("clear");
     for bug in [
@@ -58,6 +66,7 @@ fn the_same_seeds_pass_with_no_bug_planted() {
         "replay-skips-event",
         "nonce-ignores-nc",
         "cac-double-release",
+        "allowlist-ignored",
     ] {
         let seed = rng::seed_from_text(bug, 0);
         let outcome = run(knobs_for(seed, Some(STEPS)), Options::default());

@@ -120,3 +120,43 @@ fn the_routing_session_works_as_pasted() {
         );
     }
 }
+
+#[test]
+fn the_security_session_works_as_pasted() {
+    let text = readme();
+    let args = serve_args(&text);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let script = block_after(&text, "## Security: bans and allowlist")
+        .replace("localhost:8080", &server.addr.to_string());
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let expect = [
+        "{\"ok\":true,\"unban\":[],\"allow\":[],\"accepted\":2}",
+        "\"nodes\":[\"edge-1\",\"edge-2\"],\"reasons\":[\"auth_fail\",\"flood\"],\"hits\":12",
+        "\"flags\":[\"multi_node\"]",
+        "{\"ok\":true,\"total\":1,\"bans\":[{\"ip\":\"198.51.100.23\"",
+        "\"status\":\"expired\"",
+        "\"unbanned\":[\"203.0.113.9\"]",
+        "{\"ok\":true,\"total\":0,\"bans\":[]}",
+        "{\"ok\":true,\"unban\":[\"203.0.113.9\"],\"allow\":[\"203.0.113.0/24\"],\"accepted\":0}",
+        "\"cidr\":\"2001:db8:42::/48\"",
+        "{\"ok\":true,\"removed\":{\"ip\":\"2001:db8:42::/48\"",
+        "\"message\":\"ip: host bits are set; the network is 10.0.0.0/8\"},\"path\":\"ip\"",
+    ];
+    for needle in expect {
+        assert!(
+            lines.iter().any(|l| l.contains(needle)),
+            "no line has {needle}:\n{stdout}"
+        );
+    }
+}

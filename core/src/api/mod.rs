@@ -16,6 +16,7 @@ pub mod gate;
 pub mod presence;
 pub mod route;
 pub mod route_table;
+pub mod security;
 
 use crate::directory::{owner_shard, Directory};
 use crate::http::{decode_body, Request, Response};
@@ -74,6 +75,21 @@ pub enum Call {
     /// The shard's timers (reaping, expiry): sent by the runtime, never
     /// from the network.
     Tick,
+    /// `POST /security/report`.
+    SecurityReport(Box<security::Report>),
+    /// `GET /security/bans`.
+    SecurityBans(Box<crate::security::bans::BansQuery>),
+    /// `GET /security/allow`.
+    AllowList,
+    /// `POST /security/allow`.
+    AllowAdd {
+        net: ipnet::IpNet,
+        note: Option<String>,
+    },
+    /// `DELETE /security/allow/{ip}`.
+    AllowDelete {
+        net: ipnet::IpNet,
+    },
 }
 
 /// Where a call runs.
@@ -124,6 +140,11 @@ impl Call {
             }
             Call::Trace { call_id } => account(shard.call_index().account(call_id)),
             Call::Tick => ShardKey::Local,
+            Call::SecurityReport(_)
+            | Call::SecurityBans(_)
+            | Call::AllowList
+            | Call::AllowAdd { .. }
+            | Call::AllowDelete { .. } => ShardKey::Control,
         }
     }
 }
@@ -208,6 +229,18 @@ fn prepare_call(
             account_id: account_id_param(req)?,
         },
         Endpoint::CallTrace { call_id } => Call::Trace { call_id },
+        Endpoint::SecurityReport => {
+            Call::SecurityReport(Box::new(security::decode_report(&body(req)?)?))
+        }
+        Endpoint::SecurityBans => Call::SecurityBans(Box::new(security::decode_bans_query(req)?)),
+        Endpoint::SecurityAllowList => Call::AllowList,
+        Endpoint::SecurityAllowAdd => {
+            let (net, note) = security::decode_allow(&body(req)?)?;
+            Call::AllowAdd { net, note }
+        }
+        Endpoint::SecurityAllowDelete { ip } => Call::AllowDelete {
+            net: crate::security::allow::parse_net(&ip, "ip")?,
+        },
         other => return Err(ApiError::not_implemented(other.name())),
     };
     Ok(Prepared::Call(Box::new(call)))
