@@ -105,14 +105,13 @@ pub fn render(
             json!({"nonce": nonce, "nc": nc, "replayUntil": expires_at.0}),
         )],
         Event::AuthFailed { ip, at } => {
-            let ip: IpAddr = (*ip).into();
             vec![DebugMessage::new(
                 *at,
                 "security",
                 "auth_failed",
                 None,
                 None,
-                json!({"ip": ip.to_string()}),
+                json!({"ip": ip_text(*ip)}),
             )]
         }
         Event::ClockSeen { .. } => Vec::new(),
@@ -233,12 +232,76 @@ pub fn render(
             json!({"key": message.key, "durationMs": message.duration_ms,
                    "size": message.size_bytes}),
         )],
+        Event::BanReport {
+            node,
+            at,
+            upsert,
+            ended,
+        } => {
+            let banned: Vec<Value> = upsert
+                .iter()
+                .map(|row| json!({"ip": ip_text(row.ip), "reason": row.reason, "hits": row.hits}))
+                .collect();
+            let ended: Vec<String> = ended.iter().map(|ip| ip_text(*ip)).collect();
+            vec![DebugMessage::new(
+                *at,
+                "security",
+                "ban_report",
+                None,
+                None,
+                json!({"node": node, "banned": banned, "ended": ended}),
+            )]
+        }
+        Event::BanNodeForgotten { node, at } => vec![DebugMessage::new(
+            *at,
+            "security",
+            "node_forgotten",
+            None,
+            None,
+            json!({"node": node}),
+        )],
+        Event::AllowAdded { net, note, at } => vec![DebugMessage::new(
+            *at,
+            "security",
+            "allow_added",
+            None,
+            None,
+            json!({"cidr": ipnet::IpNet::from(*net).to_string(), "note": note}),
+        )],
+        Event::AllowRemoved { net, at } => vec![DebugMessage::new(
+            *at,
+            "security",
+            "allow_removed",
+            None,
+            None,
+            json!({"cidr": ipnet::IpNet::from(*net).to_string()}),
+        )],
+        Event::AuthFlagged {
+            failures,
+            ip,
+            at,
+            until,
+            ..
+        } => vec![DebugMessage::new(
+            *at,
+            "security",
+            "auth_flagged",
+            None,
+            None,
+            json!({"ip": ip_text(*ip), "failures": failures, "until": until.0}),
+        )],
         Event::CallImage(_)
         | Event::RateImage { .. }
         | Event::CallIndexed { .. }
         | Event::FlowImage(_)
-        | Event::VoicemailImage { .. } => Vec::new(),
+        | Event::VoicemailImage { .. }
+        | Event::BanEnded(_) => Vec::new(),
     }
+}
+
+/// An address as an operator writes it.
+fn ip_text(ip: crate::event::Ip) -> String {
+    IpAddr::from(ip).to_string()
 }
 
 /// A routing decision: one message per trace entry it recorded (`route`,
@@ -386,6 +449,17 @@ mod tests {
         }
     }
 
+    fn ban_row() -> crate::security::bans::BanRow {
+        crate::security::bans::BanRow {
+            ip: Ip::from(IpAddr::from([203, 0, 113, 9])),
+            reason: "auth_fail".into(),
+            hits: 12,
+            since: None,
+            expires_at: None,
+            first_seen: Millis(10),
+        }
+    }
+
     /// One event of every variant (the match makes a new variant add one).
     fn every_variant() -> Vec<Event> {
         let sample = |event: &Event| match event {
@@ -407,7 +481,13 @@ mod tests {
             | Event::FlowStep { .. }
             | Event::FlowImage(_)
             | Event::VoicemailRecorded(_)
-            | Event::VoicemailImage { .. } => (),
+            | Event::VoicemailImage { .. }
+            | Event::BanReport { .. }
+            | Event::BanNodeForgotten { .. }
+            | Event::BanEnded(_)
+            | Event::AllowAdded { .. }
+            | Event::AllowRemoved { .. }
+            | Event::AuthFlagged { .. } => (),
         };
         let events = vec![
             Event::AccountPut {
@@ -483,6 +563,37 @@ mod tests {
                 account_id: "acc_acme".into(),
                 messages: vec![voicemail()],
             },
+            Event::BanReport {
+                node: "edge-1".into(),
+                at: Millis(10),
+                upsert: vec![ban_row()],
+                ended: vec![Ip::from(IpAddr::from([192, 0, 2, 8]))],
+            },
+            Event::BanNodeForgotten {
+                node: "edge-2".into(),
+                at: Millis(11),
+            },
+            Event::BanEnded(Box::new(crate::security::bans::EndedBan {
+                node: "edge-1".into(),
+                row: ban_row(),
+                ended_at: Millis(12),
+            })),
+            Event::AllowAdded {
+                net: "203.0.113.0/24".parse::<ipnet::IpNet>().unwrap().into(),
+                note: "office".into(),
+                at: Millis(13),
+            },
+            Event::AllowRemoved {
+                net: "2001:db8::/32".parse::<ipnet::IpNet>().unwrap().into(),
+                at: Millis(14),
+            },
+            Event::AuthFlagged {
+                failures: 10,
+                ip: Ip::from(IpAddr::from([192, 0, 2, 9])),
+                at: Millis(15),
+                until: Millis(60_015),
+                first: Millis(5),
+            },
         ];
         events.iter().for_each(sample);
         events
@@ -509,6 +620,7 @@ mod tests {
                     | Event::CallIndexed { .. }
                     | Event::FlowImage(_)
                     | Event::VoicemailImage { .. }
+                    | Event::BanEnded(_)
             );
             assert_eq!(messages.is_empty(), bookkeeping, "{event:?}");
             for message in &messages {
@@ -537,7 +649,9 @@ mod tests {
             "admin/account_put admin/account_deleted auth/nonce_used \
              security/auth_failed route/routed cac/admitted presence/dialog \
              presence/ended cac/reset presence/registered \
-             presence/unregistered presence/node_epoch flow/node flow/command media/voicemail"
+             presence/unregistered presence/node_epoch flow/node flow/command media/voicemail \
+             security/ban_report security/node_forgotten security/allow_added \
+             security/allow_removed security/auth_flagged"
         );
     }
 

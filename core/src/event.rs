@@ -9,8 +9,10 @@
 use crate::calls::{CallRecord, CallStart, Progress};
 use crate::media::voicemail::VoicemailMessage;
 use crate::presence::Binding;
+use crate::security::bans::{BanRow, EndedBan};
 use crate::time::Millis;
 use core::net::{IpAddr, Ipv6Addr};
+use ipnet::IpNet;
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -113,6 +115,82 @@ pub enum Event {
         account_id: String,
         messages: Vec<VoicemailMessage>,
     },
+    /// `POST /security/report` from `node` at `at` (a big report is
+    /// several of these): `upsert` rows are new or changed, the `ended`
+    /// IPs left the node's snapshot. Control shard only.
+    BanReport {
+        node: String,
+        at: Millis,
+        upsert: Vec<BanRow>,
+        ended: Vec<Ip>,
+    },
+    /// A stale node forgotten to make room for a new one: its bans end.
+    /// Control shard only.
+    BanNodeForgotten { node: String, at: Millis },
+    /// Snapshot only: an ended ban kept in the history. Control shard only.
+    BanEnded(Box<EndedBan>),
+    /// An allowlist entry was added (or its note changed); the bans it
+    /// covers end. Broadcast, and a directory event: every shard keeps the
+    /// allowlist.
+    AllowAdded { net: Net, note: String, at: Millis },
+    /// An allowlist entry was removed. Broadcast, and a directory event.
+    AllowRemoved { net: Net, at: Millis },
+    /// A source reached the /auth failure threshold on a shard other than
+    /// the control shard (`failures` in the window, the last at `at`; over
+    /// the threshold until `until`). Broadcast for the control shard's ban
+    /// view, which does not log it: every shard sends its sources over the
+    /// threshold again at start ([`crate::shard::Shard::call_index_image`]).
+    AuthFlagged {
+        failures: u32,
+        ip: Ip,
+        at: Millis,
+        until: Millis,
+        first: Millis,
+    },
+}
+
+/// An allowlist network: its address as [`Ip`] and its prefix length (of
+/// the IPv4 address for an IPv4 network).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Net {
+    pub ip: Ip,
+    pub prefix: u8,
+    pub v4: bool,
+}
+
+impl From<IpNet> for Net {
+    fn from(net: IpNet) -> Net {
+        Net {
+            ip: Ip::from(net.addr()),
+            prefix: net.prefix_len(),
+            v4: matches!(net, IpNet::V4(_)),
+        }
+    }
+}
+
+impl From<Net> for IpNet {
+    /// Panics on a prefix too long for the family: events carry networks
+    /// that passed validation.
+    fn from(net: Net) -> IpNet {
+        let v6 = Ipv6Addr::from(net.ip.0);
+        let addr = match (net.v4, v6.to_ipv4_mapped()) {
+            (true, Some(v4)) => IpAddr::V4(v4),
+            (true, None) => panic!("an IPv4 network event holds an IPv6 address"),
+            (false, _) => IpAddr::V6(v6),
+        };
+        IpNet::new(addr, net.prefix).expect("a valid prefix length")
+    }
 }
 
 /// An IP address as 16 bytes (IPv4 as IPv4-mapped IPv6), so the archive
@@ -151,8 +229,9 @@ impl From<Ip> for IpAddr {
 }
 
 impl Event {
-    /// True for events every shard applies (directory and callId index
-    /// changes); the others stay on the shard that decided them.
+    /// True for events every shard applies (directory, allowlist and
+    /// callId index changes, /auth sources over the threshold); the others
+    /// stay on the shard that decided them.
     pub fn is_broadcast(&self) -> bool {
         matches!(
             self,
@@ -161,17 +240,33 @@ impl Event {
                 | Event::CallRouted(_)
                 | Event::CallEnded { .. }
                 | Event::CallIndexed { .. }
+                | Event::AllowAdded { .. }
+                | Event::AllowRemoved { .. }
+                | Event::AuthFlagged { .. }
         )
     }
 }
 
 impl Event {
-    /// True for account document events: only the control shard logs them
-    /// and its image gives them to every other shard at start.
+    /// True for account document and allowlist events: only the control
+    /// shard logs them and its image gives them to every other shard at
+    /// start.
     pub fn is_directory(&self) -> bool {
         matches!(
             self,
-            Event::AccountPut { .. } | Event::AccountDeleted { .. }
+            Event::AccountPut { .. }
+                | Event::AccountDeleted { .. }
+                | Event::AllowAdded { .. }
+                | Event::AllowRemoved { .. }
+        )
+    }
+
+    /// True for the ban state's events: only the control shard logs and
+    /// keeps them (re-partitioning gives them to the new control shard).
+    pub fn is_control_state(&self) -> bool {
+        matches!(
+            self,
+            Event::BanReport { .. } | Event::BanNodeForgotten { .. } | Event::BanEnded(_)
         )
     }
 }
@@ -245,6 +340,50 @@ mod tests {
                 at: Millis(at)
             }),
             any::<u64>().prop_map(|at| Event::ClockSeen { at: Millis(at) }),
+            (
+                text,
+                any::<u64>(),
+                proptest::collection::vec(
+                    (any_ip(), text, any::<u64>(), any::<Option<u64>>()),
+                    0..4
+                ),
+                proptest::collection::vec(any_ip(), 0..4)
+            )
+                .prop_map(|(node, at, rows, ended)| Event::BanReport {
+                    node,
+                    at: Millis(at),
+                    upsert: rows
+                        .into_iter()
+                        .map(|(ip, reason, hits, expires)| BanRow {
+                            ip: ip.into(),
+                            reason,
+                            hits,
+                            since: None,
+                            expires_at: expires.map(Millis),
+                            first_seen: Millis(at),
+                        })
+                        .collect(),
+                    ended: ended.into_iter().map(Ip::from).collect(),
+                }),
+            (any_ip(), 0u8..=32, text, any::<u64>()).prop_map(|(ip, prefix, note, at)| {
+                let prefix = if ip.is_ipv4() { prefix } else { prefix * 4 };
+                Event::AllowAdded {
+                    net: IpNet::new(ip, prefix).unwrap().trunc().into(),
+                    note,
+                    at: Millis(at),
+                }
+            }),
+            (any_ip(), any::<u64>(), any::<u64>(), any::<u32>()).prop_map(
+                |(ip, at, until, failures)| {
+                    Event::AuthFlagged {
+                        ip: ip.into(),
+                        at: Millis(at),
+                        until: Millis(until),
+                        first: Millis(at),
+                        failures,
+                    }
+                }
+            ),
         ]
     }
 
@@ -271,9 +410,24 @@ mod tests {
         }
 
         #[test]
+        fn networks_round_trip_through_net(ip in any_ip(), prefix in 0u8..=128) {
+            let prefix = if ip.is_ipv4() { prefix % 33 } else { prefix };
+            let net = IpNet::new(ip, prefix).unwrap().trunc();
+            prop_assert_eq!(IpNet::from(Net::from(net)), net);
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic_the_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode(&bytes);
         }
+    }
+
+    #[test]
+    fn new_variants_do_not_grow_the_archive() {
+        // The root of an archive is read from its end: an `ArchivedEvent`
+        // of another size would no longer decode the records already
+        // logged. A new variant must fit within the largest one.
+        assert_eq!(core::mem::size_of::<ArchivedEvent>(), 104);
     }
 
     #[test]

@@ -43,5 +43,6 @@ pub mod number;
 pub mod planted;
 pub mod presence;
 pub mod route;
+pub mod security;
 pub mod shard;
 pub mod time;

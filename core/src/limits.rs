@@ -104,3 +104,29 @@ pub const TTS_ENGINES_PER_SHARD_MAX: usize = 4;
 pub const TTS_ENGINE_TIMEOUT_MS: u64 = 60_000;
 /// Bytes read from or written to a media object per I/O.
 pub const MEDIA_IO_CHUNK_BYTES: usize = 64 * 1024;
+/// Edge nodes whose ban reports the control shard keeps. A new node past
+/// it takes the place of the node silent the longest, if that one is
+/// stale; otherwise its report answers 503.
+pub const SECURITY_NODES_MAX: usize = 1_000;
+/// Bans one `/security/report` may carry (a 1 MiB body holds about that many).
+pub const BANS_PER_REPORT_MAX: usize = 10_000;
+/// Ban rows (node, IP) kept fleet-wide; a report past it answers 503.
+pub const BAN_ROWS_MAX: usize = 1_000_000;
+/// Ended bans kept for the `expired` view and the "banned again within
+/// 24 h" rule (the oldest ended goes first).
+pub const BAN_HISTORY_MAX: usize = 100_000;
+/// Ban rows per logged event: a big report becomes several bounded WAL
+/// records.
+pub const BAN_ROWS_PER_EVENT: usize = 100;
+/// Longest ban `reason` (`auth_fail`, `scanner`, `flood`, …).
+pub const BAN_REASON_BYTES_MAX: usize = 64;
+/// Longest node name of a report.
+pub const NODE_BYTES_MAX: usize = 128;
+/// Allowlist entries (addresses and networks).
+pub const ALLOW_ENTRIES_MAX: usize = 10_000;
+/// Longest allowlist `note`.
+pub const ALLOW_NOTE_BYTES_MAX: usize = 256;
+/// Entries one `GET /security/bans` answers (`limit`; default 100).
+pub const BANS_LIMIT_MAX: usize = 1_000;
+/// Longest `q` of `GET /security/bans`.
+pub const BANS_QUERY_BYTES_MAX: usize = 64;

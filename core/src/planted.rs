@@ -17,6 +17,9 @@ pub enum Bug {
     /// `/flow` runs a retried step (an older `seq`) again instead of
     /// answering the current command: the flow advances twice.
     FlowStaleStepAdvances,
+    /// `/security/report` keeps the bans of allowlisted IPs (it still
+    /// lists them in `unban`).
+    AllowlistIgnored,
 }
 
 thread_local! {

@@ -21,6 +21,7 @@ use crate::http::Response;
 use crate::limits::ENDED_CALLS_PER_SHARD_MAX;
 use crate::media::voicemail::Voicemails;
 use crate::presence::Registrations;
+use crate::security::Security;
 use crate::time::Millis;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -49,6 +50,9 @@ pub struct ShardConfig {
     /// Calls routed this recently are spared by a `sync` that does not
     /// list them (the report may have been taken before the INVITE).
     pub sync_grace_ms: u64,
+    /// How often edge nodes send `/security/report` (`security_report_period_sec`,
+    /// default 30 s): a node silent for 3 periods has stale bans.
+    pub security_report_period_ms: u64,
 }
 
 impl ShardConfig {
@@ -66,6 +70,7 @@ impl ShardConfig {
             cac_max_call_ms: 14_400_000,
             wholesale_proxy: "wholesale.invalid:5060".into(),
             sync_grace_ms: 10_000,
+            security_report_period_ms: 30_000,
         }
     }
 }
@@ -117,6 +122,9 @@ pub struct Shard {
     flows: BTreeMap<String, Session>,
     /// Voicemail messages of owned accounts.
     voicemails: Voicemails,
+    /// Bans, their history and the allowlist (the control shard); the
+    /// allowlist only (the others).
+    security: Security,
 }
 
 impl Shard {
@@ -143,6 +151,7 @@ impl Shard {
             nodes: BTreeMap::new(),
             flows: BTreeMap::new(),
             voicemails: Voicemails::default(),
+            security: Security::default(),
         }
     }
 
@@ -173,7 +182,34 @@ impl Shard {
             Call::FlowStart(start) => api::flow::decide_start(self, now, start),
             Call::FlowStep(step) => api::flow::decide_step(self, now, step),
             Call::FlowWebhook(report) => api::flow::decide_webhook(self, now, report),
+            Call::SecurityReport(report) => {
+                self.assert_control("security reports");
+                api::security::decide_report(self, now, report)
+            }
+            Call::SecurityBans(query) => {
+                self.assert_control("the ban view");
+                api::security::decide_bans(self, now, query)
+            }
+            Call::AllowList => {
+                self.assert_control("the allowlist");
+                api::security::decide_allow_list(self)
+            }
+            Call::AllowAdd { net, note } => {
+                self.assert_control("the allowlist");
+                api::security::decide_allow_add(self, now, net, note.as_deref())
+            }
+            Call::AllowDelete { net } => {
+                self.assert_control("the allowlist");
+                api::security::decide_allow_delete(self, now, net)
+            }
         }
+    }
+
+    fn assert_control(&self, what: &str) {
+        assert_eq!(
+            self.config.id, CONTROL_SHARD,
+            "{what} run on the control shard"
+        );
     }
 
     /// Decides `call`, then applies its events: the step the runtime and
@@ -436,6 +472,60 @@ impl Shard {
                         .insert(session.call_id.clone(), (**session).clone());
                 }
             }
+            Event::BanReport {
+                node,
+                at,
+                upsert,
+                ended,
+            } => {
+                if self.config.id == CONTROL_SHARD {
+                    self.clock_floor = self.clock_floor.max(*at);
+                    self.security.report(node, *at, upsert, ended);
+                }
+            }
+            Event::BanNodeForgotten { node, at } => {
+                if self.config.id == CONTROL_SHARD {
+                    self.clock_floor = self.clock_floor.max(*at);
+                    self.security.forget(node, *at);
+                }
+            }
+            Event::BanEnded(ended) => {
+                if self.config.id == CONTROL_SHARD {
+                    self.security.remember((**ended).clone());
+                }
+            }
+            Event::AllowAdded { net, note, at } => {
+                // Only the control shard logs it: only its clock learns.
+                if self.config.id == CONTROL_SHARD {
+                    self.clock_floor = self.clock_floor.max(*at);
+                }
+                self.security.allow((*net).into(), note, *at);
+            }
+            Event::AllowRemoved { net, at } => {
+                if self.config.id == CONTROL_SHARD {
+                    self.clock_floor = self.clock_floor.max(*at);
+                }
+                self.security.disallow(&(*net).into());
+            }
+            Event::AuthFlagged {
+                failures,
+                ip,
+                at,
+                until,
+                first,
+            } => {
+                // Kept by the control shard for its ban view, not logged
+                // there; a no-op where it was decided (it has the failures).
+                if self.config.id == CONTROL_SHARD {
+                    let over = crate::security::bans::AuthOver {
+                        failures: u64::from(*failures),
+                        first: *first,
+                        last: *at,
+                        until: *until,
+                    };
+                    self.security.auth_flagged((*ip).into(), over);
+                }
+            }
         }
     }
 
@@ -497,6 +587,7 @@ impl Shard {
                     doc,
                 });
             }
+            self.security_image(&mut events);
         }
         let replays = crate::auth::replay::ReplaySnapshot::from(self.replays.clone());
         for entry in replays.entries {
@@ -556,6 +647,41 @@ impl Shard {
             }
         }
         events
+    }
+
+    /// The control shard's security state as events: the allowlist, each
+    /// node's bans (in bounded chunks) and the history of ended bans.
+    fn security_image(&self, events: &mut Vec<Event>) {
+        for (net, entry) in self.security.allowlist().iter() {
+            events.push(Event::AllowAdded {
+                net: (*net).into(),
+                note: entry.note.clone(),
+                at: entry.created_at,
+            });
+        }
+        for (node, bans) in self.security.nodes() {
+            let rows: Vec<_> = bans.bans.values().cloned().collect();
+            let mut chunks = rows.chunks(crate::limits::BAN_ROWS_PER_EVENT).peekable();
+            if chunks.peek().is_none() {
+                events.push(Event::BanReport {
+                    node: node.clone(),
+                    at: bans.last_report,
+                    upsert: Vec::new(),
+                    ended: Vec::new(),
+                });
+            }
+            for chunk in chunks {
+                events.push(Event::BanReport {
+                    node: node.clone(),
+                    at: bans.last_report,
+                    upsert: chunk.to_vec(),
+                    ended: Vec::new(),
+                });
+            }
+        }
+        for ended in self.security.history() {
+            events.push(Event::BanEnded(Box::new(ended.clone())));
+        }
     }
 
     /// The broadcast events that give another shard the control shard's
@@ -642,16 +768,33 @@ impl Shard {
     }
 
     /// The broadcast events that give the other shards this shard's calls
-    /// for their callId index (sent at start, after recovery).
+    /// for their callId index, and the control shard this shard's sources
+    /// over the /auth failure threshold for its ban view (sent at start,
+    /// after recovery).
     pub fn call_index_image(&self) -> Vec<Event> {
-        self.calls
+        let mut events: Vec<Event> = self
+            .calls
             .values()
             .map(|record| Event::CallIndexed {
                 call_id: record.start.call_id.clone(),
                 account_id: record.start.account_id.clone(),
                 ended: !record.is_live(),
             })
-            .collect()
+            .collect();
+        if self.config.id != CONTROL_SHARD {
+            let config = &self.config;
+            let over = self
+                .failures
+                .over_all(config.auth_fail_window_ms, config.auth_fail_threshold);
+            events.extend(over.into_iter().map(|(ip, over)| Event::AuthFlagged {
+                failures: u32::try_from(over.failures).unwrap_or(u32::MAX),
+                ip: ip.into(),
+                at: over.last,
+                until: over.until,
+                first: over.first,
+            }));
+        }
+        events
     }
 
     /// True when this shard keeps the full document of `account_id`.
@@ -710,6 +853,12 @@ impl Shard {
 
     pub fn auth_failures(&self) -> &FailureCounter {
         &self.failures
+    }
+
+    /// The security state (bans on the control shard; the allowlist on
+    /// every shard).
+    pub fn security(&self) -> &Security {
+        &self.security
     }
 }
 

@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// The /auth failure window, seconds [default: 60].
     #[arg(long, env = "SIPBRAIN_AUTH_FAIL_WINDOW_SEC")]
     pub auth_fail_window_sec: Option<u64>,
+    /// How often edge nodes send /security/report, seconds; a node silent
+    /// for 3 periods has stale bans [default: 30].
+    #[arg(long, env = "SIPBRAIN_SECURITY_REPORT_PERIOD_SEC")]
+    pub security_report_period_sec: Option<u64>,
     /// An admitted call not confirmed within this many seconds is released
     /// by the brain [default: 120].
     #[arg(long, env = "SIPBRAIN_CAC_SETUP_TTL_SEC")]

@@ -28,6 +28,7 @@ pub struct FileConfig {
     pub nonce_ttl_sec: Option<u64>,
     pub auth_fail_threshold: Option<usize>,
     pub auth_fail_window_sec: Option<u64>,
+    pub security_report_period_sec: Option<u64>,
     pub cac_setup_ttl_sec: Option<u64>,
     pub cac_max_call_sec: Option<u64>,
     pub wholesale_proxy: Option<String>,
@@ -64,6 +65,7 @@ pub struct Config {
     pub nonce_ttl_sec: u64,
     pub auth_fail_threshold: usize,
     pub auth_fail_window_sec: u64,
+    pub security_report_period_sec: u64,
     pub cac_setup_ttl_sec: u64,
     pub cac_max_call_sec: u64,
     pub wholesale_proxy: String,
@@ -142,6 +144,10 @@ impl Config {
                 .auth_fail_window_sec
                 .or(file.auth_fail_window_sec)
                 .unwrap_or(60),
+            security_report_period_sec: args
+                .security_report_period_sec
+                .or(file.security_report_period_sec)
+                .unwrap_or(30),
             cac_setup_ttl_sec: args
                 .cac_setup_ttl_sec
                 .or(file.cac_setup_ttl_sec)
@@ -209,6 +215,10 @@ impl Config {
             ("nonce_ttl_sec", self.nonce_ttl_sec as usize),
             ("auth_fail_threshold", self.auth_fail_threshold),
             ("auth_fail_window_sec", self.auth_fail_window_sec as usize),
+            (
+                "security_report_period_sec",
+                self.security_report_period_sec as usize,
+            ),
             ("cac_setup_ttl_sec", self.cac_setup_ttl_sec as usize),
             ("cac_max_call_sec", self.cac_max_call_sec as usize),
             ("forward_queue_max", self.forward_queue_max),

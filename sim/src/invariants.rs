@@ -54,6 +54,10 @@ pub const REGISTRY: &[Invariant] = &[
         name: "released-once",
         check: released_once,
     },
+    Invariant {
+        name: "allowlisted-never-banned",
+        check: allowlisted_never_banned,
+    },
 ];
 
 /// Checked once at the end of the healed phase.
@@ -256,14 +260,15 @@ fn acked_is_durable(view: &View) -> Result<(), String> {
     Ok(())
 }
 
-/// Once quiet, every shard's copy of the directory equals the control
-/// shard's (broadcasts reached everyone).
+/// Once quiet, every shard's copy of the directory and of the allowlist
+/// equals the control shard's (broadcasts reached everyone).
 fn directory_agrees(view: &View) -> Result<(), String> {
     if !view.brain.is_up() || !view.brain.is_idle() {
         return Ok(());
     }
     let shards: Vec<_> = view.brain.shards().collect();
     let control = shards[CONTROL_SHARD].directory();
+    let allowlist = shards[CONTROL_SHARD].security().allowlist();
     for shard in &shards {
         if shard.directory() != control {
             return Err(format!(
@@ -272,6 +277,33 @@ fn directory_agrees(view: &View) -> Result<(), String> {
                 shard.directory().len(),
                 control.len()
             ));
+        }
+        if shard.security().allowlist() != allowlist {
+            return Err(format!(
+                "shard {}'s allowlist ({} entries) differs from the control shard's ({})",
+                shard.config().id,
+                shard.security().allowlist().len(),
+                allowlist.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The control shard holds no ban of an IP its allowlist covers: adding an
+/// entry ends the bans it covers, and reports never store them.
+fn allowlisted_never_banned(view: &View) -> Result<(), String> {
+    let Some(control) = view.brain.shards().nth(CONTROL_SHARD) else {
+        return Ok(());
+    };
+    let security = control.security();
+    for (node, bans) in security.nodes() {
+        for ip in bans.bans.keys() {
+            if let Some(net) = security.allowlist().covering(*ip) {
+                return Err(format!(
+                    "node {node}'s ban of {ip} is held although {net} is on the allowlist"
+                ));
+            }
         }
     }
     Ok(())

@@ -110,6 +110,13 @@ pub struct Knobs {
     pub heal_budget_ms: u64,
     /// Restart delay after a crash, milliseconds.
     pub restart_ms: (u64, u64),
+    /// sipguard clients: ban-reporting edge nodes plus an allowlist
+    /// operator each (`actors::guard`).
+    pub guards: usize,
+    /// Edge nodes per guard.
+    pub guard_nodes: usize,
+    /// The brain's `security_report_period` (stale after 3 of them).
+    pub security_report_period_ms: u64,
 }
 
 fn pick<T: Copy>(rng: &mut SimRng, options: &[T]) -> T {
@@ -180,6 +187,9 @@ impl Knobs {
             restart_ms: (10, pick(r, &[100, 2_000])),
             // Drawn last: earlier knobs of a seed stay as they were.
             media_engines: r.gen_range(0..=2),
+            guards: pick(r, &[0, 1, 1, 2]),
+            guard_nodes: r.gen_range(1..=3),
+            security_report_period_ms: pick(r, &[1_000, 5_000, 30_000]),
         }
     }
 
@@ -242,8 +252,8 @@ impl fmt::Display for Knobs {
         )?;
         writeln!(
             f,
-            "  actors: operators={}×{} accounts, edges={}, callers={}, media={}, probers={}; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}",
-            self.operators, self.accounts_per_operator, self.edges, self.callers, self.media_engines, self.probers, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms
+            "  actors: operators={}×{} accounts, edges={}, callers={}, media={}, probers={}, guards={}×{} nodes; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}; security report period {} ms",
+            self.operators, self.accounts_per_operator, self.edges, self.callers, self.media_engines, self.probers, self.guards, self.guard_nodes, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms, self.security_report_period_ms
         )?;
         write!(
             f,

@@ -133,7 +133,7 @@ pub fn check_seed(seed: u64, options: &Options) -> Outcome {
 
 /// Plants a known bug in core or storage for this thread (`planted-bugs`
 /// builds only): `ack-before-fsync`, `replay-skips-event`,
-/// `nonce-ignores-nc`.
+/// `nonce-ignores-nc`, `cac-double-release`, `allowlist-ignored`.
 pub fn plant(name: &str) -> Result<(), String> {
     #[cfg(feature = "planted-bugs")]
     {
@@ -149,6 +149,7 @@ pub fn plant(name: &str) -> Result<(), String> {
             "flow-stale-step-advances" => {
                 core_bugs::plant(Some(core_bugs::Bug::FlowStaleStepAdvances))
             }
+            "allowlist-ignored" => core_bugs::plant(Some(core_bugs::Bug::AllowlistIgnored)),
             "none" => {}
             other => return Err(format!("no planted bug named {other:?}")),
         }

@@ -225,12 +225,101 @@ impl AccountSlot {
     }
 }
 
+/// One allowlist write (`POST` or `DELETE /security/allow`), in the order
+/// sent.
+#[derive(Clone, Debug)]
+pub struct AllowWrite {
+    pub op: u64,
+    pub add: bool,
+    /// The brain acknowledged it.
+    pub confirmed: bool,
+}
+
+/// The allowlist writes of every guard, per entry.
+#[derive(Clone, Debug, Default)]
+pub struct AllowModel {
+    pub writes: BTreeMap<ipnet::IpNet, Vec<AllowWrite>>,
+}
+
+impl AllowModel {
+    /// A write of `net` was sent as `op`.
+    pub fn sent(&mut self, net: ipnet::IpNet, op: u64, add: bool) {
+        self.writes.entry(net).or_default().push(AllowWrite {
+            op,
+            add,
+            confirmed: false,
+        });
+    }
+
+    /// The brain acknowledged write `op` of `net`.
+    pub fn confirmed(&mut self, net: &ipnet::IpNet, op: u64) {
+        if let Some(write) = self
+            .writes
+            .get_mut(net)
+            .and_then(|w| w.iter_mut().find(|w| w.op == op))
+        {
+            write.confirmed = true;
+        }
+    }
+
+    /// True when `net` is on the allowlist whatever may still land: its
+    /// last add was acknowledged, no delete was sent after it, and no
+    /// earlier delete can still be (or was) decided after that add.
+    pub fn surely(&self, net: &ipnet::IpNet, ops: &OpLog) -> bool {
+        self.surely_before(net, ops, u64::MAX)
+    }
+
+    /// [`Self::surely`], for an operation first decided as the brain's
+    /// `decision`-th call: every copy of the add must have been decided
+    /// before it (a copy decided earlier may have been lost in a crash,
+    /// and the acknowledged one decided again later).
+    pub fn surely_before(&self, net: &ipnet::IpNet, ops: &OpLog, decision: u64) -> bool {
+        let Some(writes) = self.writes.get(net) else {
+            return false;
+        };
+        let Some(last_add) = writes.iter().rposition(|w| w.add && w.confirmed) else {
+            return false;
+        };
+        if writes[last_add..].iter().any(|w| !w.add) {
+            return false;
+        }
+        let (Some(added), Some(last)) = (
+            ops.first_decided(writes[last_add].op),
+            ops.last_decided(writes[last_add].op),
+        ) else {
+            return false;
+        };
+        if last >= decision {
+            return false;
+        }
+        writes
+            .iter()
+            .filter(|w| !w.add)
+            .all(|w| !ops.alive(w.op) && ops.last_decided(w.op).is_none_or(|seq| seq < added))
+    }
+
+    /// The entries surely on the allowlist when operation `op` (answered)
+    /// was decided.
+    pub fn sure(&self, ops: &OpLog, op: u64) -> Vec<ipnet::IpNet> {
+        let Some(decision) = ops.first_decided(op) else {
+            return Vec::new();
+        };
+        self.writes
+            .keys()
+            .filter(|net| self.surely_before(net, ops, decision))
+            .copied()
+            .collect()
+    }
+}
+
 /// The model the actors share.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
     pub accounts: BTreeMap<String, AccountSlot>,
     /// Auth requests per source IP that may have been counted as failures.
     pub failures: BTreeMap<String, usize>,
+    /// The allowlist, as the guards wrote it.
+    pub allow: AllowModel,
     next_op: u64,
 }
 

@@ -56,6 +56,14 @@ fn a_retried_flow_step_that_advances_again_is_caught() {
 }
 
 #[test]
+fn an_allowlist_that_does_not_filter_reports_is_caught() {
+    caught(
+        "allowlist-ignored",
+        &["allowlisted-never-banned", "actor-expectations"],
+    );
+}
+
+#[test]
 fn the_same_seeds_pass_with_no_bug_planted() {
     sim::plant("none").expect("clear");
     for bug in [
@@ -64,6 +72,7 @@ fn the_same_seeds_pass_with_no_bug_planted() {
         "nonce-ignores-nc",
         "cac-double-release",
         "flow-stale-step-advances",
+        "allowlist-ignored",
     ] {
         let seed = rng::seed_from_text(bug, 0);
         let outcome = run(knobs_for(seed, Some(STEPS)), Options::default());

@@ -476,4 +476,16 @@ fn metrics_are_admin_only_and_count_what_happens() {
         metric_sum(&scrape(&mut client), "sipbrain_active_calls", "shard="),
         2.0
     );
+    // An edge node's ban report shows in the bans gauge.
+    let bans = json!([{"ip": "203.0.113.9", "reason": "auth_fail"},
+                      {"ip": "198.51.100.23", "reason": "scanner"}]);
+    let reply = client.request(
+        "POST",
+        "/security/report",
+        &EDGE,
+        Some(&json!({"node": "edge-1", "bans": bans})),
+    );
+    assert_eq!(reply.status, 200);
+    let text = scrape(&mut client);
+    assert_eq!(metric(&text, "sipbrain_bans"), 2.0);
 }

@@ -171,3 +171,28 @@ fn the_media_session_works_as_pasted() {
         assert!(stdout.contains(needle), "no {needle} in:\n{stdout}");
     }
 }
+
+#[test]
+fn the_security_session_works_as_pasted() {
+    let stdout = run_block("## Security: bans and allowlist");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let expect = [
+        "{\"ok\":true,\"unban\":[],\"allow\":[],\"accepted\":2}",
+        "\"nodes\":[\"edge-1\",\"edge-2\"],\"reasons\":[\"auth_fail\",\"flood\"],\"hits\":12",
+        "\"flags\":[\"multi_node\"]",
+        "{\"ok\":true,\"total\":1,\"bans\":[{\"ip\":\"198.51.100.23\"",
+        "\"status\":\"expired\"",
+        "\"unbanned\":[\"203.0.113.9\"]",
+        "{\"ok\":true,\"total\":0,\"bans\":[]}",
+        "{\"ok\":true,\"unban\":[\"203.0.113.9\"],\"allow\":[\"203.0.113.0/24\"],\"accepted\":0}",
+        "\"cidr\":\"2001:db8:42::/48\"",
+        "{\"ok\":true,\"removed\":{\"ip\":\"2001:db8:42::/48\"",
+        "\"message\":\"ip: host bits are set; the network is 10.0.0.0/8\"},\"path\":\"ip\"",
+    ];
+    for needle in expect {
+        assert!(
+            lines.iter().any(|l| l.contains(needle)),
+            "no line has {needle}:\n{stdout}"
+        );
+    }
+}

@@ -151,14 +151,19 @@ fn check_qop(fields: &DigestFields) -> Result<(), ApiError> {
 
 /// Decides an /auth request on the shard that owns the realm's account
 /// (or the accepting shard when the realm is unknown).
+///
+/// An allowlisted source (`/security/allow`) is never rate-limited and its
+/// failures are not counted. A failure that brings a source to the
+/// threshold on a shard other than the control shard also broadcasts
+/// `AuthFlagged`, for the control shard's ban view.
 pub fn decide(shard: &Shard, now: Millis, salt: u64, request: &AuthRequest) -> Decision {
     let config = shard.config();
     let window_ms = config.auth_fail_window_ms;
-    if shard
+    let allowlisted = shard.security().allowlist().contains(request.source_ip);
+    let failures = shard
         .auth_failures()
-        .count(request.source_ip, now, window_ms)
-        >= config.auth_fail_threshold
-    {
+        .count(request.source_ip, now, window_ms);
+    if !allowlisted && failures >= config.auth_fail_threshold {
         let error = ApiError::new(
             429,
             "rate_limited",
@@ -174,12 +179,44 @@ pub fn decide(shard: &Shard, now: Millis, salt: u64, request: &AuthRequest) -> D
         Ok(verified) => verified.into_decision(shard, now, salt, request, fields),
         Err(error) => Decision {
             reply: error.to_response(),
-            events: vec![Event::AuthFailed {
-                ip: request.source_ip.into(),
-                at: now,
-            }],
+            events: if allowlisted {
+                Vec::new()
+            } else {
+                failure_events(shard, now, request.source_ip)
+            },
         },
     }
+}
+
+/// A failure from `ip` at `now`, and `AuthFlagged` when it brings `ip` to
+/// the threshold on a shard other than the control shard.
+fn failure_events(shard: &Shard, now: Millis, ip: IpAddr) -> Vec<Event> {
+    let config = shard.config();
+    let mut events = vec![Event::AuthFailed {
+        ip: ip.into(),
+        at: now,
+    }];
+    if config.id == super::CONTROL_SHARD {
+        return events;
+    }
+    let window_ms = config.auth_fail_window_ms;
+    let threshold = config.auth_fail_threshold;
+    if shard.auth_failures().count(ip, now, window_ms) + 1 < threshold {
+        return events;
+    }
+    if let Some(over) = shard
+        .auth_failures()
+        .over(ip, Some(now), window_ms, threshold)
+    {
+        events.push(Event::AuthFlagged {
+            failures: u32::try_from(over.failures).unwrap_or(u32::MAX),
+            ip: ip.into(),
+            at: now,
+            until: over.until,
+            first: over.first,
+        });
+    }
+    events
 }
 
 /// The outcome of a digest whose response was checked.

@@ -18,6 +18,7 @@ pub mod media;
 pub mod presence;
 pub mod route;
 pub mod route_table;
+pub mod security;
 pub mod tts;
 
 use crate::directory::{owner_shard, Directory};
@@ -111,6 +112,21 @@ pub enum Call {
     FlowStep(Box<flow::FlowStep>),
     /// A webhook the runtime performed for a flow (never from the network).
     FlowWebhook(Box<flow::WebhookReport>),
+    /// `POST /security/report`.
+    SecurityReport(Box<security::Report>),
+    /// `GET /security/bans`.
+    SecurityBans(Box<crate::security::bans::BansQuery>),
+    /// `GET /security/allow`.
+    AllowList,
+    /// `POST /security/allow`.
+    AllowAdd {
+        net: ipnet::IpNet,
+        note: Option<String>,
+    },
+    /// `DELETE /security/allow/{ip}`.
+    AllowDelete {
+        net: ipnet::IpNet,
+    },
 }
 
 /// Where a call runs.
@@ -166,6 +182,11 @@ impl Call {
             Call::FlowStart(start) => ShardKey::Account(start.account_id.clone()),
             Call::FlowStep(step) => account(shard.call_index().account(&step.call_id)),
             Call::FlowWebhook(report) => account(shard.call_index().account(&report.call_id)),
+            Call::SecurityReport(_)
+            | Call::SecurityBans(_)
+            | Call::AllowList
+            | Call::AllowAdd { .. }
+            | Call::AllowDelete { .. } => ShardKey::Control,
         }
     }
 }
@@ -289,6 +310,18 @@ fn prepare_call(
         Endpoint::TtsGenerate => return Ok(Prepared::Tts(Box::new(tts::decode(req)?))),
         Endpoint::VoicemailList => Call::VoicemailList {
             account_id: account_id_param(req)?,
+        },
+        Endpoint::SecurityReport => {
+            Call::SecurityReport(Box::new(security::decode_report(&body(req)?)?))
+        }
+        Endpoint::SecurityBans => Call::SecurityBans(Box::new(security::decode_bans_query(req)?)),
+        Endpoint::SecurityAllowList => Call::AllowList,
+        Endpoint::SecurityAllowAdd => {
+            let (net, note) = security::decode_allow(&body(req)?)?;
+            Call::AllowAdd { net, note }
+        }
+        Endpoint::SecurityAllowDelete { ip } => Call::AllowDelete {
+            net: crate::security::allow::parse_net(&ip, "ip")?,
         },
         other => return Err(ApiError::not_implemented(other.name())),
     };

@@ -225,6 +225,13 @@ fn match_path(segs: &[&str]) -> Vec<(Method, Endpoint)> {
         ["security", "bans"] => vec![(Get, SecurityBans)],
         ["security", "allow"] => vec![(Get, SecurityAllowList), (Post, SecurityAllowAdd)],
         ["security", "allow", ip] => vec![(Delete, SecurityAllowDelete { ip: own(ip) })],
+        // A CIDR whose `/` was not percent-encoded.
+        ["security", "allow", ip, prefix] => vec![(
+            Delete,
+            SecurityAllowDelete {
+                ip: format!("{ip}/{prefix}"),
+            },
+        )],
         ["agent"] => vec![(Post, AgentPost), (Get, AgentGet)],
         ["agent", "confirm", account, lease, epoch] => vec![(
             Get,
@@ -329,6 +336,13 @@ mod tests {
                 "/security/allow/10.0.0.0%2F8",
                 Endpoint::SecurityAllowDelete {
                     ip: "10.0.0.0/8".into(),
+                },
+            ),
+            (
+                Method::Delete,
+                "/security/allow/2001:db8::/32",
+                Endpoint::SecurityAllowDelete {
+                    ip: "2001:db8::/32".into(),
                 },
             ),
             (

@@ -1,6 +1,7 @@
 //! Per-source-IP /auth failure counting over a sliding window.
 
 use crate::limits::{AUTH_FAILURES_PER_IP_MAX, AUTH_FAILURE_IPS_MAX};
+use crate::security::bans::AuthOver;
 use crate::time::Millis;
 use core::net::IpAddr;
 use serde::{Deserialize, Serialize};
@@ -107,6 +108,46 @@ impl FailureCounter {
                 self.per_ip.remove(&ip);
             }
         }
+    }
+
+    /// When `ip`'s failures (plus one at `extra`, as [`Self::record`]
+    /// would keep them) hold at least `threshold` within `window_ms` of the
+    /// newest: how many, the first and last, and when the count drops below
+    /// `threshold` again (the /auth 429 lasts until then).
+    pub fn over(
+        &self,
+        ip: IpAddr,
+        extra: Option<Millis>,
+        window_ms: u64,
+        threshold: usize,
+    ) -> Option<AuthOver> {
+        let mut times: Vec<Millis> = self
+            .per_ip
+            .get(&ip)
+            .map(|f| f.iter().copied().collect())
+            .unwrap_or_default();
+        times.extend(extra);
+        times.sort();
+        let newest = *times.last()?;
+        times.retain(|t| within(*t, newest, window_ms));
+        let n = times.len();
+        if threshold == 0 || n < threshold {
+            return None;
+        }
+        Some(AuthOver {
+            failures: n as u64,
+            first: times[0],
+            last: newest,
+            until: Millis(times[n - threshold].0.saturating_add(window_ms)),
+        })
+    }
+
+    /// Every tracked IP [`Self::over`] the threshold, in address order.
+    pub fn over_all(&self, window_ms: u64, threshold: usize) -> Vec<(IpAddr, AuthOver)> {
+        self.per_ip
+            .keys()
+            .filter_map(|ip| Some((*ip, self.over(*ip, None, window_ms, threshold)?)))
+            .collect()
     }
 
     /// IPs tracked.
@@ -229,6 +270,29 @@ mod tests {
         }
         assert_eq!(live, rebuilt);
         assert_eq!(live.count(ip(1), Millis(100_000), 60_000), 2);
+    }
+
+    #[test]
+    fn over_says_until_when_the_count_stays_at_the_threshold() {
+        let mut counter = FailureCounter::default();
+        for t in [0, 10, 20] {
+            counter.record(ip(1), Millis(t), 60);
+        }
+        assert_eq!(counter.over(ip(1), None, 60, 4), None);
+        let over = counter.over(ip(1), Some(Millis(30)), 60, 4).unwrap();
+        assert_eq!(
+            (over.failures, over.first, over.last, over.until),
+            (4, Millis(0), Millis(30), Millis(60))
+        );
+        counter.record(ip(1), Millis(30), 60);
+        assert_eq!(counter.over(ip(1), None, 60, 4), Some(over));
+        assert_eq!(counter.over(ip(1), None, 60, 2).unwrap().until, Millis(80));
+        // The 429 lasts exactly while the count is at the threshold.
+        assert_eq!(counter.count(ip(1), Millis(59), 60), 4);
+        assert_eq!(counter.count(ip(1), Millis(60), 60), 3);
+        assert_eq!(counter.over_all(60, 4), vec![(ip(1), over)]);
+        assert_eq!(counter.over(ip(1), None, 60, 0), None);
+        assert_eq!(counter.over(ip(2), None, 60, 1), None);
     }
 
     #[test]

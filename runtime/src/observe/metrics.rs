@@ -148,8 +148,8 @@ pub struct ShardMetrics {
     /// Agents of this shard's accounts, by [`AGENT_BUCKETS`]. Written by
     /// the ACD when it lands; zero until then.
     pub agents: [AtomicU64; 9],
-    /// IPs banned in the fleet view this shard holds. Written by the
-    /// security module when it lands; zero until then.
+    /// Ban rows (one per node and IP) this shard holds: the control
+    /// shard's fleet view, zero on the others.
     pub bans: AtomicU64,
 }
 
@@ -391,7 +391,7 @@ impl Collector for Scrape {
             .sum();
         let family = encoder.encode_descriptor(
             "sipbrain_bans",
-            "IPs banned in the fleet view (filled by the security module).",
+            "Bans the edge nodes report, one per node and IP (the control shard's fleet view).",
             None,
             MetricType::Gauge,
         )?;

@@ -125,6 +125,8 @@ async fn shard_main(
     shard_config.nonce_ttl_ms = plan.config.nonce_ttl_sec * 1000;
     shard_config.auth_fail_threshold = plan.config.auth_fail_threshold;
     shard_config.auth_fail_window_ms = plan.config.auth_fail_window_sec * 1000;
+    shard_config.security_report_period_ms =
+        plan.config.security_report_period_sec.saturating_mul(1000);
     shard_config.cac_setup_ttl_ms = plan.config.cac_setup_ttl_sec * 1000;
     shard_config.cac_max_call_ms = plan.config.cac_max_call_sec * 1000;
     shard_config.wholesale_proxy = plan.config.wholesale_proxy.clone();

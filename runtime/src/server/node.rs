@@ -308,13 +308,15 @@ impl Node {
         self.observe.hub.publish(&messages);
     }
 
-    /// Stores the gauges read from the shard's state (live calls).
+    /// Stores the gauges read from the shard's state (live calls, bans).
     fn record_state(&self) {
-        let live = self.shard.borrow().live_calls() as u64;
-        self.observe
-            .shard
+        use std::sync::atomic::Ordering::Relaxed;
+        let shard = self.shard.borrow();
+        let gauges = &self.observe.shard;
+        gauges
             .active_calls
-            .store(live, std::sync::atomic::Ordering::Relaxed);
+            .store(shard.live_calls() as u64, Relaxed);
+        gauges.bans.store(shard.security().rows() as u64, Relaxed);
     }
 
     /// This shard's snapshot image, encoded.

@@ -3,8 +3,9 @@
 //!
 //! Re-partitioning recovers every old shard, then writes each new shard a
 //! snapshot: the new control shard gets the account documents (from the
-//! old control shard) and every shard gets the union of the old shards'
-//! local events (used nonces, auth failures). A nonce remembered on more
+//! old control shard) and the security state (bans, their history, the
+//! allowlist), and every shard gets the union of the old shards' local
+//! events (used nonces, auth failures). A nonce remembered on more
 //! shards than needed is still a replay, and counting an IP's failures on
 //! every shard only errs on the safe side; nothing acknowledged is lost.
 
@@ -94,8 +95,11 @@ async fn repartition_async(
         let opened = open_shard(data_dir, old.generation, shard, options, truncate).await?;
         tracing::info!("{}", opened.report);
         for event in opened.events {
-            if event.is_directory() {
-                assert_eq!(shard, 0, "only the control shard logs directory events");
+            if event.is_directory() || event.is_control_state() {
+                assert_eq!(
+                    shard, 0,
+                    "only the control shard logs directory and ban events"
+                );
                 documents.push(event);
             } else if owned_by(&event, shard, old.shards) {
                 locals.push(event);
@@ -166,7 +170,8 @@ fn owned_by(event: &Event, shard: usize, shards: usize) -> bool {
         | Event::Unregistered { account_id, .. }
         | Event::VoicemailImage { account_id, .. } => owner(account_id),
         Event::VoicemailRecorded(message) => owner(&message.account_id),
-        Event::CallIndexed { .. } => false,
+        // Rebuilt at start from the failure counters.
+        Event::CallIndexed { .. } | Event::AuthFlagged { .. } => false,
         _ => true,
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod caller;
 pub mod edge;
+pub mod guard;
 pub mod media;
 pub mod operator;
 pub mod prober;
@@ -73,8 +74,8 @@ pub trait Actor {
     fn on_give_up(&mut self, _op: &Op, _copies: u32, _ctx: &mut Ctx) {}
 }
 
-/// The cast of a run: operators, SIP edges, callers and probers, with their own
-/// random streams.
+/// The cast of a run: operators, SIP edges, callers, probers and guards,
+/// with their own random streams.
 pub fn cast(knobs: &Knobs, model: &mut Model) -> Vec<(Box<dyn Actor>, SimRng)> {
     let mut actors: Vec<(Box<dyn Actor>, SimRng)> = Vec::new();
     for i in 0..knobs.operators {
@@ -106,6 +107,12 @@ pub fn cast(knobs: &Knobs, model: &mut Model) -> Vec<(Box<dyn Actor>, SimRng)> {
         actors.push((
             Box::new(prober::Prober::new(i)),
             rng::stream(knobs.seed, &format!("prober-{i}")),
+        ));
+    }
+    for i in 0..knobs.guards {
+        actors.push((
+            Box::new(guard::Guard::new(i, knobs.guard_nodes)),
+            rng::stream(knobs.seed, &format!("guard-{i}")),
         ));
     }
     actors

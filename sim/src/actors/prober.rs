@@ -3,7 +3,7 @@
 //! after their gate), unknown paths, and malformed HTTP. Each probe has one
 //! right answer.
 
-use super::{Actor, Ctx, Next, EDGE_TOKEN};
+use super::{Actor, Ctx, Next, ADMIN_TOKEN, EDGE_TOKEN};
 use crate::client::{Op, Reply};
 use rand::Rng;
 use serde_json::json;
@@ -127,6 +127,45 @@ const PROBES: &[Probe] = &[
             let mut op = Op::new(id, "malformed", "GET", "/");
             op.raw = Some(b"GET / HTTP/1.1\r\nbad header line\r\n\r\n".to_vec());
             op
+        },
+    },
+    Probe {
+        name: "security report without a node",
+        status: 400,
+        build: |id| {
+            Op::new(id, "security-report-no-node", "POST", "/security/report")
+                .header("x-edge-token", EDGE_TOKEN)
+                .json(&json!({"bans": []}))
+        },
+    },
+    Probe {
+        name: "allowlist entry that is not an address",
+        status: 422,
+        build: |id| {
+            Op::new(id, "allow-bad-ip", "POST", "/security/allow")
+                .header("x-admin-token", ADMIN_TOKEN)
+                .json(&json!({"ip": "10.0.0.1/8"}))
+        },
+    },
+    Probe {
+        name: "ban view with an unknown status",
+        status: 422,
+        build: |id| {
+            Op::new(id, "bans-bad-status", "GET", "/security/bans?status=gone")
+                .header("x-admin-token", ADMIN_TOKEN)
+        },
+    },
+    Probe {
+        name: "removing an address nobody allowlisted",
+        status: 404,
+        build: |id| {
+            Op::new(
+                id,
+                "allow-delete-absent",
+                "DELETE",
+                "/security/allow/192.0.2.250",
+            )
+            .header("x-admin-token", ADMIN_TOKEN)
         },
     },
     Probe {

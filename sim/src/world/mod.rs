@@ -209,6 +209,7 @@ pub fn brain_settings(knobs: &Knobs) -> BrainSettings {
             config.auth_fail_window_ms = knobs.auth_fail_window_ms;
             config.cac_setup_ttl_ms = knobs.cac_setup_ttl_ms;
             config.cac_max_call_ms = knobs.cac_max_call_ms;
+            config.security_report_period_ms = knobs.security_report_period_ms;
             config
         },
         wal: WalOptions {
