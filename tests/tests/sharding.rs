@@ -158,3 +158,29 @@ fn concurrent_calls_on_both_cores_are_all_answered() {
         thread.join().expect("every call is answered");
     }
 }
+
+/// A relative `--data-dir` works with several shards (each core's
+/// executor resolved it on its own and failed to open its directory).
+#[test]
+fn a_relative_data_dir_serves_with_two_shards() {
+    let cwd = sipbrain_tests::temp_dir("relative");
+    let server = Server::start_relative(
+        &cwd,
+        "data",
+        &[
+            "--demo",
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--edge-token",
+            EDGE_TOKEN,
+            "--shards",
+            "2",
+        ],
+    );
+    let mut clients = client_on_each_shard(&server);
+    for client in clients.iter_mut() {
+        let reply = client.request("GET", "/readyz", &[], None);
+        assert_eq!(reply.status, 200, "{:?}", reply.json());
+    }
+    assert!(cwd.join("data").join("gen-1").join("shard-1").is_dir());
+}
