@@ -377,7 +377,12 @@ impl Node {
 
     /// This shard's snapshot image, encoded.
     pub fn image(&self) -> Vec<u8> {
-        sipbrain_core::event::encode_all(&self.shard.borrow().image())
+        sipbrain_core::event::encode_all(&self.image_events())
+    }
+
+    /// This shard's snapshot image, as events (encode with `encode_all`).
+    pub fn image_events(&self) -> Vec<Event> {
+        self.shard.borrow().image()
     }
 
     /// True when one of the shard's timers is due.
