@@ -46,6 +46,19 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// `--demo` with the harness tokens, then `extra`.
+pub fn demo_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--demo",
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--edge-token",
+        EDGE_TOKEN,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A running server; killed (and its data dir removed) on drop.
 pub struct Server {
     pub addr: SocketAddr,
@@ -60,15 +73,7 @@ pub struct Server {
 impl Server {
     /// Starts `sipbrain serve --demo` with the harness tokens and `extra` flags.
     pub fn demo(extra: &[&str]) -> Server {
-        let mut args = vec![
-            "--demo",
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--edge-token",
-            EDGE_TOKEN,
-        ];
-        args.extend_from_slice(extra);
-        Server::start(&args)
+        Server::start(&demo_args(extra))
     }
 
     /// Starts `sipbrain serve --listen 127.0.0.1:0 --data-dir <tmp> <args>`

@@ -164,19 +164,8 @@ fn concurrent_calls_on_both_cores_are_all_answered() {
 #[test]
 fn a_relative_data_dir_serves_with_two_shards() {
     let cwd = sipbrain_tests::temp_dir("relative");
-    let server = Server::start_relative(
-        &cwd,
-        "data",
-        &[
-            "--demo",
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--edge-token",
-            EDGE_TOKEN,
-            "--shards",
-            "2",
-        ],
-    );
+    let args = sipbrain_tests::demo_args(&["--shards", "2"]);
+    let server = Server::start_relative(&cwd, "data", &args);
     let mut clients = client_on_each_shard(&server);
     for client in clients.iter_mut() {
         let reply = client.request("GET", "/readyz", &[], None);
