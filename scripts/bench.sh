@@ -179,7 +179,7 @@ if [ "$DO_HTTP" = 1 ]; then
 	run_nginx
 	run_axum
 	brain sipbrain-wal 1 "$RESULTS/data-wal" "route auth presence flow $MIXED" \
-		"--shards 1, WAL on $(df -T "$ROOT/target" | awk 'NR==2{print $2}') (O_DIRECT + fdatasync per group commit)"
+		"--shards 1, WAL on $(df -T "$ROOT/target" | awk 'NR==2{print $2}') (write + fdatasync per group commit)"
 	brain sipbrain-tmpfs 1 "/dev/shm/sipbrain-bench-$STAMP" route "--shards 1, data dir on tmpfs (fdatasync is free)"
 	brain sipbrain-shards2 2 "$RESULTS/data-wal2" route \
 		"--shards 2 (both cores: shares CPU $CLIENT_CPU with the load generator on a 2-core machine), WAL on disk"

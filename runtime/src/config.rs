@@ -116,12 +116,17 @@ impl Config {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| "./data".into());
+        // Absolute before any executor starts: each resolves paths on its
+        // own thread, and a relative one failed to open there (--shards 2).
+        let data_dir = std::path::absolute(&data_dir)
+            .map_err(|e| format!("data_dir: {}: {e}", data_dir.display()))?;
         let config = Config {
             listen,
             shards,
             media_dir: args
                 .media_dir
                 .or(file.media_dir)
+                .map(|dir| std::path::absolute(&dir).unwrap_or(dir))
                 .unwrap_or_else(|| data_dir.join("media")),
             tts_command: args
                 .tts_command

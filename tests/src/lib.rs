@@ -46,6 +46,19 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// `--demo` with the harness tokens, then `extra`.
+pub fn demo_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--demo",
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--edge-token",
+        EDGE_TOKEN,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A running server; killed (and its data dir removed) on drop.
 pub struct Server {
     pub addr: SocketAddr,
@@ -60,15 +73,7 @@ pub struct Server {
 impl Server {
     /// Starts `sipbrain serve --demo` with the harness tokens and `extra` flags.
     pub fn demo(extra: &[&str]) -> Server {
-        let mut args = vec![
-            "--demo",
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--edge-token",
-            EDGE_TOKEN,
-        ];
-        args.extend_from_slice(extra);
-        Server::start(&args)
+        Server::start(&demo_args(extra))
     }
 
     /// Starts `sipbrain serve --listen 127.0.0.1:0 --data-dir <tmp> <args>`
@@ -81,11 +86,32 @@ impl Server {
 
     /// Starts a server on an existing data dir, which it keeps on drop.
     pub fn start_in(data_dir: &std::path::Path, args: &[&str]) -> Server {
+        Server::launch(Command::new(binary()), data_dir, data_dir, args)
+    }
+
+    /// Starts a server in `cwd` with `--data-dir` given as the relative
+    /// path `relative`; `cwd` is removed on drop.
+    pub fn start_relative(cwd: &std::path::Path, relative: &str, args: &[&str]) -> Server {
+        let mut command = Command::new(binary());
+        command.current_dir(cwd);
+        let mut server = Server::launch(command, std::path::Path::new(relative), cwd, args);
+        server.owns_data_dir = true;
+        server
+    }
+
+    /// Spawns `command serve --listen 127.0.0.1:0 --data-dir <arg> <args>`
+    /// and waits until it is ready; `data_dir` is where the data ends up.
+    fn launch(
+        mut command: Command,
+        data_dir_arg: &std::path::Path,
+        data_dir: &std::path::Path,
+        args: &[&str],
+    ) -> Server {
         let data_dir = data_dir.to_path_buf();
-        let mut child = Command::new(binary())
+        let mut child = command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
+            .arg(data_dir_arg)
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -178,10 +178,13 @@ fn snapshots_are_taken_as_the_log_grows_and_recovery_uses_them() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".snap"))
         .collect();
-    assert_eq!(
-        snapshots.len(),
-        1,
-        "one snapshot kept, older ones removed: {snapshots:?}"
+    // About four snapshots were written (20 events, one per 5). Each one
+    // removes the older ones once it is durable; snapshots are written
+    // while commits go on, so the kill may land between the newest one's
+    // rename and that removal: then one older one is still there.
+    assert!(
+        (1..=2).contains(&snapshots.len()),
+        "the newest snapshot kept, older ones removed: {snapshots:?}"
     );
     let server = Server::start_in(&dir, &with_snapshots);
     let mut client = server.client();

@@ -124,3 +124,52 @@ fn a_deleted_account_is_gone_on_every_core() {
         assert_eq!(reply.code(), "invalid_credentials");
     }
 }
+
+/// Many connections at once on both cores, each placing calls (route, then
+/// the dialog's end) whose callIds hash to either core, so requests are
+/// forwarded and every call start and end is broadcast to the other core's
+/// callId index while both cores commit to the WAL: every call is answered.
+/// (The open-loop stall of `--shards 2` on a disk without IOPOLL queues,
+/// BENCHMARKS.md, needs the bench's load to show; this guards the paths it
+/// went through.)
+#[test]
+fn concurrent_calls_on_both_cores_are_all_answered() {
+    use sipbrain_tests::demo::{ACME_REALM, ALICE};
+    let server = Server::demo(&["--shards", "2"]);
+    let edge = [("x-edge-token", EDGE_TOKEN)];
+    let threads: Vec<_> = (0..24)
+        .map(|thread| {
+            let mut client = server.client();
+            std::thread::spawn(move || {
+                for call in 0..15 {
+                    let call_id = format!("load-{thread}-{call}");
+                    let body = json!({"callId": call_id, "from": ALICE, "fromDomain": ACME_REALM,
+                        "to": "+1 212 555 0100", "sourceIp": "198.51.100.7", "authUser": ALICE});
+                    let routed = client.request("POST", "/route", &edge, Some(&body));
+                    assert_eq!(routed.status, 200, "{call_id}: {:?}", routed.json());
+                    let end = json!({"type": "dialog", "callId": call_id, "state": "terminated"});
+                    let ended = client.request("POST", "/presence/event", &edge, Some(&end));
+                    assert_eq!(ended.status, 200, "{call_id}: {:?}", ended.json());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("every call is answered");
+    }
+}
+
+/// A relative `--data-dir` works with several shards (each core's
+/// executor resolved it on its own and failed to open its directory).
+#[test]
+fn a_relative_data_dir_serves_with_two_shards() {
+    let cwd = sipbrain_tests::temp_dir("relative");
+    let args = sipbrain_tests::demo_args(&["--shards", "2"]);
+    let server = Server::start_relative(&cwd, "data", &args);
+    let mut clients = client_on_each_shard(&server);
+    for client in clients.iter_mut() {
+        let reply = client.request("GET", "/readyz", &[], None);
+        assert_eq!(reply.status, 200, "{:?}", reply.json());
+    }
+    assert!(cwd.join("data").join("gen-1").join("shard-1").is_dir());
+}

@@ -1,5 +1,5 @@
 //! WAL group-commit benchmark: events/s and commit latency (p50/p99) for
-//! batch sizes 1…1024, through the real glommio disk (O_DIRECT + fdatasync)
+//! batch sizes 1…1024, through the real glommio disk (write + fdatasync)
 //! of the server.
 //!
 //! `cargo run --release -p sipbrain-benches --bin wal_bench -- --dir ./bench-data`

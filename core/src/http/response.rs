@@ -32,6 +32,17 @@ impl Response {
         }
     }
 
+    /// A JSON reply whose body is already serialized (one line).
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
+        assert!(!body.contains(&b'\n'), "a JSON body is one line");
+        Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body,
+        }
+    }
+
     /// Appends the full HTTP/1.1 response to `out`, with `content-length`
     /// and `connection: keep-alive|close`.
     pub fn encode(&self, keep_alive: bool, out: &mut Vec<u8>) {

@@ -4,7 +4,7 @@ use super::node::Node;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use sipbrain_core::api::ApiError;
-use sipbrain_core::http::Parser;
+use sipbrain_core::http::{Parser, Request};
 use sipbrain_core::limits::PIPELINE_DEPTH_MAX;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -35,6 +35,8 @@ async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::i
     let mut parser = Parser::new(node.settings.limits).with_streamed_uploads();
     let mut buffer = vec![0u8; READ_BUFFER_BYTES];
     let mut out = Vec::with_capacity(4096);
+    // Ordinary requests already read, answered together (one group commit).
+    let mut batch: Vec<Request> = Vec::new();
     loop {
         let read = stream.read(&mut buffer).await?;
         if read == 0 {
@@ -42,53 +44,61 @@ async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::i
         }
         parser.feed(&buffer[..read]);
         let mut open = true;
-        let mut answered = 0;
         loop {
-            if answered == PIPELINE_DEPTH_MAX {
+            if batch.len() == PIPELINE_DEPTH_MAX {
                 // Bound what a pipelining client makes us hold: write out.
+                if !answer_batch(node, &mut batch, peer, &mut out).await {
+                    open = false;
+                    break;
+                }
                 stream.write_all(&out).await?;
                 out.clear();
-                answered = 0;
             }
             match parser.poll_request() {
                 Ok(Some(request)) if super::debug::is_upgrade(&request) => {
                     // The connection becomes the debug stream, after the
                     // answers to what was pipelined before it.
-                    stream.write_all(&out).await?;
-                    return super::debug::serve(node, stream, &request, peer).await;
+                    if answer_batch(node, &mut batch, peer, &mut out).await {
+                        stream.write_all(&out).await?;
+                        return super::debug::serve(node, stream, &request, peer).await;
+                    }
+                    open = false;
+                    break;
                 }
                 Ok(Some(request)) if super::media::intercepts(&parser, &request) => {
                     // Media streams: earlier replies go out first.
+                    if !answer_batch(node, &mut batch, peer, &mut out).await {
+                        open = false;
+                        break;
+                    }
                     stream.write_all(&out).await?;
                     out.clear();
-                    answered = 0;
                     if !super::media::serve(node, stream, &mut parser, request, peer).await? {
                         open = false;
                         break;
                     }
                 }
                 Ok(Some(request)) => {
-                    let keep_alive =
-                        request.keep_alive && !node.shared.stopping.load(Ordering::Acquire);
-                    node.in_flight.set(node.in_flight.get() + 1);
-                    let response = node.handle(&request, peer).await;
-                    node.in_flight.set(node.in_flight.get() - 1);
-                    response.encode(keep_alive, &mut out);
-                    answered += 1;
-                    if !keep_alive {
-                        open = false;
+                    let last = !request.keep_alive;
+                    batch.push(request);
+                    if last {
                         break;
                     }
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    let response =
-                        ApiError::new(error.status, error.code, error.message).to_response();
-                    response.encode(false, &mut out);
+                    if answer_batch(node, &mut batch, peer, &mut out).await {
+                        let response =
+                            ApiError::new(error.status, error.code, error.message).to_response();
+                        response.encode(false, &mut out);
+                    }
                     open = false;
                     break;
                 }
             }
+        }
+        if !answer_batch(node, &mut batch, peer, &mut out).await {
+            open = false;
         }
         if !out.is_empty() {
             stream.write_all(&out).await?;
@@ -99,4 +109,32 @@ async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::i
             return Ok(());
         }
     }
+}
+
+/// Answers the requests in `batch` (empties it) and encodes the answers
+/// into `out`, in order. False when the connection closes after them (the
+/// client asked, or the server is stopping): later answers are dropped.
+async fn answer_batch(
+    node: &Node,
+    batch: &mut Vec<Request>,
+    peer: IpAddr,
+    out: &mut Vec<u8>,
+) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    node.in_flight.set(node.in_flight.get() + batch.len());
+    let responses = node.handle_pipelined(batch, peer).await;
+    node.in_flight.set(node.in_flight.get() - batch.len());
+    let mut open = true;
+    for (request, response) in batch.iter().zip(responses) {
+        let keep_alive = request.keep_alive && !node.shared.stopping.load(Ordering::Acquire);
+        response.encode(keep_alive, out);
+        if !keep_alive {
+            open = false;
+            break;
+        }
+    }
+    batch.clear();
+    open
 }

@@ -287,7 +287,7 @@ fn spawn_committer(
                 // Called just before the committer takes the queue: the
                 // image is the state once that batch is durable, under
                 // load as much as when idle.
-                due.then(|| node.image())
+                due.then(|| node.image_events())
             },
             disk,
             |elapsed, events| node.observe.shard.commit(elapsed, events),

@@ -48,6 +48,24 @@ enum Done {
     Ack,
 }
 
+/// An answer being computed; it borrows the node.
+type Pending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + 'a>>;
+
+/// One pipelined request's answer: ready, or waiting (for its group commit).
+enum Answer<'a> {
+    Done(Response),
+    Waiting(Pending<'a>),
+}
+
+/// Awaits every waiting answer, in order.
+async fn finish_answers(answers: &mut [Answer<'_>]) {
+    for answer in answers.iter_mut() {
+        if let Answer::Waiting(pending) = answer {
+            *answer = Answer::Done(pending.await);
+        }
+    }
+}
+
 /// Settings a node needs besides its shard.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
@@ -129,26 +147,66 @@ impl Node {
         }
     }
 
-    /// Answers one request from `peer`, wherever its call must run, and
-    /// counts it in the metrics.
-    pub async fn handle(&self, req: &Request, peer: IpAddr) -> Response {
-        let started = Instant::now();
-        let (endpoint, response) = self.answer(req, peer).await;
-        self.observe
-            .shard
-            .request(endpoint, response.status, started.elapsed());
-        response
+    /// Answers pipelined requests, in order. One whose call runs on this
+    /// core is decided and applied at once (after those before it) and
+    /// then waits for its group commit together with the others, so one
+    /// fdatasync covers the whole run; every answer still waits for its
+    /// events (and all applied before them) to be durable. One that must
+    /// wait on another core (forwarded, or run on every shard) or on the
+    /// TTS engine first lets those before it finish, then runs alone.
+    pub async fn handle_pipelined(&self, requests: &[Request], peer: IpAddr) -> Vec<Response> {
+        let mut answers: Vec<Answer<'_>> = Vec::with_capacity(requests.len());
+        for req in requests {
+            let started = Instant::now();
+            let (endpoint, prepared) = self.prepare(req, peer);
+            let here = self.answers_here(&prepared);
+            let mut answer: Pending<'_> = Box::pin(async move {
+                let response = self.answer_prepared(prepared).await;
+                self.observe
+                    .shard
+                    .request(endpoint, response.status, started.elapsed());
+                response
+            });
+            if !here {
+                finish_answers(&mut answers).await;
+                answers.push(Answer::Done(answer.await));
+                continue;
+            }
+            // Runs up to its group commit wait: decided and applied now.
+            match futures_lite::future::poll_once(&mut answer).await {
+                Some(response) => answers.push(Answer::Done(response)),
+                None => answers.push(Answer::Waiting(answer)),
+            }
+        }
+        finish_answers(&mut answers).await;
+        let responses: Vec<Response> = answers
+            .into_iter()
+            .map(|answer| match answer {
+                Answer::Done(response) => response,
+                Answer::Waiting(_) => unreachable!("finish_answers awaited every answer"),
+            })
+            .collect();
+        assert_eq!(responses.len(), requests.len(), "one answer per request");
+        responses
+    }
+
+    /// True when `prepared` is answered without waiting on another core or
+    /// the TTS engine (its call, if any, runs on this core's shard).
+    fn answers_here(&self, prepared: &Prepared) -> bool {
+        match prepared {
+            Prepared::Call(call) => {
+                let key = call.key(&self.shard.borrow());
+                key != api::ShardKey::Every && key.shard(self.shards, self.id) == self.id
+            }
+            Prepared::Tts(_) => false,
+            _ => true,
+        }
     }
 
     /// Routes, gates and decodes `req` (core's `prepare_named`).
     pub fn prepare(&self, req: &Request, peer: IpAddr) -> (Option<usize>, Prepared) {
         let shard = self.shard.borrow();
         api::prepare_named(req, peer, &self.settings.gates, shard.directory())
-    }
-
-    async fn answer(&self, req: &Request, peer: IpAddr) -> (Option<usize>, Response) {
-        let (endpoint, prepared) = self.prepare(req, peer);
-        (endpoint, self.answer_prepared(prepared).await)
     }
 
     async fn answer_prepared(&self, prepared: Prepared) -> Response {
@@ -321,7 +379,12 @@ impl Node {
 
     /// This shard's snapshot image, encoded.
     pub fn image(&self) -> Vec<u8> {
-        sipbrain_core::event::encode_all(&self.shard.borrow().image())
+        sipbrain_core::event::encode_all(&self.image_events())
+    }
+
+    /// This shard's snapshot image, as events (encode with `encode_all`).
+    pub fn image_events(&self) -> Vec<Event> {
+        self.shard.borrow().image()
     }
 
     /// True when one of the shard's timers is due.

@@ -1,9 +1,20 @@
-//! The storage crate's `Disk` over glommio: O_DIRECT DMA files driven by
-//! io_uring, so WAL and snapshot I/O never blocks a shard's executor.
+//! The storage crate's `Disk` over glommio: files driven by io_uring's
+//! main ring, so WAL and snapshot I/O never blocks a shard's executor.
 //! (Listing a directory at start-up is a plain `read_dir`.)
+//!
+//! Buffered files, not glommio's `DmaFile`: glommio 0.9 sends every
+//! O_DIRECT read and write to its IOPOLL ring whenever a probe read
+//! succeeds, which it does on devices without poll queues (virtio, most
+//! cloud disks; `/sys/block/*/queue/io_poll` = 0). An executor with an
+//! IOPOLL request in flight cannot park: it spins until the request
+//! completes, and with one busy executor per core that spinning starves the
+//! kernel threads that complete the write (io-wq, jbd2). With `--shards 2`
+//! on two cores that stalled the brain (commits of seconds, BENCHMARKS.md).
+//! Durability is unchanged: every commit is one write and one fdatasync,
+//! and the WAL still writes whole sectors at sector offsets.
 
-use glommio::io::{Directory, DmaFile, OpenOptions};
-use sipbrain_storage::disk::{Disk, DiskFile};
+use glommio::io::{BufferedFile, Directory, OpenOptions};
+use sipbrain_storage::disk::{Disk, DiskFile, SECTOR_BYTES};
 use std::io;
 use std::path::PathBuf;
 
@@ -21,10 +32,10 @@ impl GlommioDisk {
     }
 }
 
-/// An open DMA file.
+/// An open file.
 #[derive(Debug)]
 pub struct GlommioFile {
-    file: DmaFile,
+    file: BufferedFile,
 }
 
 fn to_io(error: glommio::GlommioError<()>) -> io::Error {
@@ -39,7 +50,7 @@ impl Disk for GlommioDisk {
             .read(true)
             .write(true)
             .create_new(true)
-            .dma_open(self.dir.join(name))
+            .buffered_open(self.dir.join(name))
             .await
             .map_err(to_io)?;
         Ok(GlommioFile { file })
@@ -49,7 +60,7 @@ impl Disk for GlommioDisk {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .dma_open(self.dir.join(name))
+            .buffered_open(self.dir.join(name))
             .await
             .map_err(to_io)?;
         Ok(GlommioFile { file })
@@ -85,16 +96,17 @@ impl Disk for GlommioDisk {
 
 impl DiskFile for GlommioFile {
     async fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        let alignment = self.file.alignment();
-        assert_eq!(offset % alignment, 0, "WAL writes start on a sector");
+        assert_eq!(offset % SECTOR_BYTES, 0, "WAL writes start on a sector");
         assert_eq!(
-            bytes.len() as u64 % alignment,
+            bytes.len() as u64 % SECTOR_BYTES,
             0,
             "WAL writes are whole sectors"
         );
-        let mut buffer = self.file.alloc_dma_buffer(bytes.len());
-        buffer.as_bytes_mut().copy_from_slice(bytes);
-        let written = self.file.write_at(buffer, offset).await.map_err(to_io)?;
+        let written = self
+            .file
+            .write_at(bytes.to_vec(), offset)
+            .await
+            .map_err(to_io)?;
         if written != bytes.len() {
             return Err(io::Error::other(format!(
                 "short write: {written} of {} bytes",

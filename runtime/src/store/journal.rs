@@ -72,9 +72,12 @@ impl Journal {
     }
 }
 
-/// Commits whatever is queued whenever the doorbell rings, and writes a
+/// Commits whatever is queued whenever the doorbell rings, and starts a
 /// snapshot when `snapshot_due` hands it an image (asked just before a
-/// batch is taken, and written once that batch is durable).
+/// batch is taken; the snapshot's lsn is the end of that batch). The image
+/// is encoded on the executor's blocking thread and written by its own
+/// task while commits go on, so a large snapshot never freezes the shard;
+/// the next one starts only once it is done.
 /// `committed` hears of each commit: how long its write and sync took, and
 /// how many events it made durable (the metrics).
 /// Returns (to stop the process) only on a disk error.
@@ -82,16 +85,24 @@ pub async fn run_committer(
     journal: Rc<Journal>,
     bell: LocalReceiver<()>,
     wal: Rc<RefCell<Option<Wal<GlommioDisk>>>>,
-    snapshot_due: impl Fn() -> Option<Vec<u8>>,
+    snapshot_due: impl Fn() -> Option<Vec<Event>>,
     disk: GlommioDisk,
     committed: impl Fn(std::time::Duration, usize),
 ) -> std::io::Error {
+    let failed: Rc<Cell<Option<std::io::Error>>> = Rc::default();
     while bell.recv().await.is_some() {
         loop {
+            if let Some(error) = failed.take() {
+                return error;
+            }
             // Taken together, without a pause: every applied event is now
             // either durable or in `batch`, so the image is exactly the
             // state at the end of this batch's commit.
-            let image = snapshot_due();
+            let image = if journal.snapshotting.get() {
+                None
+            } else {
+                snapshot_due()
+            };
             let batch = journal.take();
             if batch.is_none() && image.is_none() {
                 break;
@@ -102,13 +113,13 @@ pub async fn run_committer(
                 }
             }
             if let Some(image) = image {
-                if let Err(error) = write_image(&journal, &wal, &disk, &image).await {
-                    return error;
-                }
+                start_snapshot(&journal, &wal, &disk, image, &failed);
             }
         }
     }
-    std::io::Error::other("the journal closed")
+    failed
+        .take()
+        .unwrap_or_else(|| std::io::Error::other("the journal closed"))
 }
 
 /// Appends a batch's events, commits them (one write, one sync), releases
@@ -151,24 +162,40 @@ async fn commit_batch(
     Ok(())
 }
 
-/// Writes a snapshot of the state at the WAL's durable lsn.
-async fn write_image(
-    journal: &Journal,
+/// Starts writing a snapshot of `image`, the state at the WAL's durable
+/// lsn: encoded on the blocking thread, then written (temp, sync, rename,
+/// directory sync; covered segments removed after). A failure lands in
+/// `failed` and rings the doorbell, so the committer stops the process.
+fn start_snapshot(
+    journal: &Rc<Journal>,
     wal: &RefCell<Option<Wal<GlommioDisk>>>,
     disk: &GlommioDisk,
-    image: &[u8],
-) -> std::io::Result<()> {
+    image: Vec<Event>,
+    failed: &Rc<Cell<Option<std::io::Error>>>,
+) {
+    assert!(!journal.snapshotting.get(), "one snapshot at a time");
     let lsn = wal
         .borrow()
         .as_ref()
         .expect("the WAL is back")
         .durable_lsn();
     journal.snapshotting.set(true);
-    let result = snapshot::write_snapshot(disk, lsn, image).await;
-    journal.snapshotting.set(false);
-    result?;
     journal.events_since_snapshot.set(0);
     journal.bytes_since_snapshot.set(0);
-    tracing::info!(lsn = lsn.0, bytes = image.len(), "snapshot written");
-    Ok(())
+    let (journal, disk, failed) = (journal.clone(), disk.clone(), failed.clone());
+    glommio::spawn_local(async move {
+        let body = glommio::executor()
+            .spawn_blocking(move || event::encode_all(&image))
+            .await;
+        let result = snapshot::write_snapshot(&disk, lsn, &body).await;
+        journal.snapshotting.set(false);
+        match result {
+            Ok(_) => tracing::info!(lsn = lsn.0, bytes = body.len(), "snapshot written"),
+            Err(error) => {
+                failed.set(Some(error));
+                let _ = journal.doorbell.try_send(());
+            }
+        }
+    })
+    .detach();
 }
