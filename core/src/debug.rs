@@ -237,8 +237,93 @@ pub fn render(
         | Event::RateImage { .. }
         | Event::CallIndexed { .. }
         | Event::FlowImage(_)
-        | Event::VoicemailImage { .. } => Vec::new(),
+        | Event::VoicemailImage { .. }
+        | Event::AcdImage(_) => Vec::new(),
+        acd => render_acd(acd),
     }
+}
+
+/// The ACD's events (`source: acd`).
+fn render_acd(event: &Event) -> Vec<DebugMessage> {
+    let (at, kind, account, call, data) = match event {
+        Event::AgentChanged { agent, at, cause } => (
+            *at,
+            "agent",
+            agent.account_id.as_str(),
+            agent.call.as_deref(),
+            json!({"userId": agent.user_id, "status": agent.status.as_str(),
+                   "state": agent.state.as_str(), "bucket": agent.state_bucket(), "cause": cause}),
+        ),
+        Event::QueueJoined(caller) => (
+            caller.enqueued_at,
+            "joined",
+            caller.account_id.as_str(),
+            Some(caller.call_id.as_str()),
+            json!({"queueId": caller.queue_id, "leaseId": caller.lease_id}),
+        ),
+        Event::LeaseOffered {
+            account_id,
+            call_id,
+            agents,
+            epoch,
+            expires_at,
+            at,
+            ..
+        } => (
+            *at,
+            "offered",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"agents": agents, "epoch": epoch, "expiresAt": expires_at.0}),
+        ),
+        Event::LeaseConfirmed {
+            account_id,
+            call_id,
+            agent_id,
+            epoch,
+            at,
+        } => (
+            *at,
+            "connected",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"agentId": agent_id, "epoch": epoch}),
+        ),
+        Event::LeaseExpired {
+            account_id,
+            call_id,
+            epoch,
+            at,
+            cause,
+        } => (
+            *at,
+            "no_answer",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"epoch": epoch, "cause": cause}),
+        ),
+        Event::PositionAnnounced {
+            account_id,
+            call_id,
+            position,
+            at,
+        } => (
+            *at,
+            "position",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"position": position}),
+        ),
+        other => unreachable!("render handles {other:?}"),
+    };
+    vec![DebugMessage::new(
+        at,
+        "acd",
+        kind,
+        Some(account),
+        call,
+        data,
+    )]
 }
 
 /// A routing decision: one message per trace entry it recorded (`route`,
@@ -304,6 +389,23 @@ mod tests {
             sha256: "00".into(),
             at: Millis(9_500),
             from: None,
+        }
+    }
+
+    fn caller() -> crate::acd::Caller {
+        crate::acd::Caller {
+            account_id: "acc_acme".into(),
+            queue_id: "q_sales".into(),
+            call_id: "c-1".into(),
+            lease_id: "ls_1".into(),
+            seq: 1,
+            enqueued_at: Millis(1),
+            wrap_up_ms: 10_000,
+            ring_ms: 20_000,
+            offer: None,
+            last_epoch: 0,
+            connected: None,
+            announced: None,
         }
     }
 
@@ -407,7 +509,14 @@ mod tests {
             | Event::FlowStep { .. }
             | Event::FlowImage(_)
             | Event::VoicemailRecorded(_)
-            | Event::VoicemailImage { .. } => (),
+            | Event::VoicemailImage { .. }
+            | Event::AgentChanged { .. }
+            | Event::QueueJoined(_)
+            | Event::LeaseOffered { .. }
+            | Event::LeaseConfirmed { .. }
+            | Event::LeaseExpired { .. }
+            | Event::PositionAnnounced { .. }
+            | Event::AcdImage(_) => (),
         };
         let events = vec![
             Event::AccountPut {
@@ -483,6 +592,50 @@ mod tests {
                 account_id: "acc_acme".into(),
                 messages: vec![voicemail()],
             },
+            Event::AgentChanged {
+                agent: Box::new(crate::acd::Agent::new("acc_acme", "us_bob", Millis(1))),
+                at: Millis(1),
+                cause: "login".into(),
+            },
+            Event::QueueJoined(Box::new(caller())),
+            Event::LeaseOffered {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                agents: vec!["us_bob".into()],
+                epoch: 1,
+                expires_at: Millis(20_000),
+                max_no_answer: 3,
+                ring_all: false,
+                at: Millis(2),
+            },
+            Event::LeaseConfirmed {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                agent_id: "us_bob".into(),
+                epoch: 1,
+                at: Millis(3),
+            },
+            Event::LeaseExpired {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                epoch: 1,
+                at: Millis(3),
+                cause: "timeout".into(),
+            },
+            Event::PositionAnnounced {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                position: 2,
+                at: Millis(4),
+            },
+            Event::AcdImage(Box::new(crate::acd::AcdImage {
+                account_id: "acc_acme".into(),
+                agents: Vec::new(),
+                callers: vec![caller()],
+                cursors: Vec::new(),
+                epoch: 1,
+                seq: 1,
+            })),
         ];
         events.iter().for_each(sample);
         events
@@ -509,6 +662,7 @@ mod tests {
                     | Event::CallIndexed { .. }
                     | Event::FlowImage(_)
                     | Event::VoicemailImage { .. }
+                    | Event::AcdImage(_)
             );
             assert_eq!(messages.is_empty(), bookkeeping, "{event:?}");
             for message in &messages {
@@ -537,7 +691,8 @@ mod tests {
             "admin/account_put admin/account_deleted auth/nonce_used \
              security/auth_failed route/routed cac/admitted presence/dialog \
              presence/ended cac/reset presence/registered \
-             presence/unregistered presence/node_epoch flow/node flow/command media/voicemail"
+             presence/unregistered presence/node_epoch flow/node flow/command media/voicemail \
+             acd/agent acd/joined acd/offered acd/connected acd/no_answer acd/position"
         );
     }
 

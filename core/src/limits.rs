@@ -104,3 +104,10 @@ pub const TTS_ENGINES_PER_SHARD_MAX: usize = 4;
 pub const TTS_ENGINE_TIMEOUT_MS: u64 = 60_000;
 /// Bytes read from or written to a media object per I/O.
 pub const MEDIA_IO_CHUNK_BYTES: usize = 64 * 1024;
+/// Offers one decision makes at most (each takes a waiting caller, so a
+/// decision ends; the next tick or poll goes on).
+pub const ACD_OFFERS_PER_DECISION_MAX: usize = 256;
+/// Queue memberships one `POST /agent` may set.
+pub const AGENT_QUEUES_MAX: usize = 64;
+/// Length of a `POST /agent` `reason`.
+pub const AGENT_REASON_BYTES_MAX: usize = 128;

@@ -17,6 +17,9 @@ pub enum Bug {
     /// `/flow` runs a retried step (an older `seq`) again instead of
     /// answering the current command: the flow advances twice.
     FlowStaleStepAdvances,
+    /// `/agent/confirm` ignores the epoch: a late confirm of an offer that
+    /// was since re-offered takes the caller.
+    ConfirmWithoutEpochCheck,
 }
 
 thread_local! {
