@@ -704,17 +704,54 @@ impl Shard {
     /// True when a live call that is not an ACD caller's involves
     /// `user_id`: routed to the user, or placed from its extension.
     pub fn user_on_external_call(&self, account: &Account, user_id: &str) -> bool {
-        let Some(user) = account.user(user_id) else {
-            return false;
-        };
-        let needle = format!("\"user_id\":\"{user_id}\"");
-        self.calls.values().any(|record| {
-            record.is_live()
-                && record.start.account_id == account.id
-                && self.acd.caller(&record.start.call_id).is_none()
-                && (record.start.from == user.username
-                    || record.start.trace.iter().any(|t| t.data.contains(&needle)))
-        })
+        self.users_on_external_calls(account).contains(user_id)
+    }
+
+    /// Agents of owned accounts per bucket, in [`crate::acd::BUCKETS`]
+    /// order, at `now` (the metrics' gauge). One pass over the calls.
+    pub fn agent_buckets(&self, now: Millis) -> [u64; 9] {
+        let mut counts = [0u64; 9];
+        for (account_id, acd) in self.acd.accounts() {
+            let Some(account) = self.accounts.get(account_id) else {
+                continue;
+            };
+            if acd.agents.is_empty() {
+                continue;
+            }
+            let busy = self.users_on_external_calls(account);
+            for agent in acd.agents.values() {
+                let reachable = self.user_reachable(account, &agent.user_id, now);
+                let name = crate::acd::bucket(agent, reachable, busy.contains(&agent.user_id));
+                let slot = crate::acd::BUCKETS.iter().position(|b| *b == name);
+                counts[slot.expect("bucket names come from BUCKETS")] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Users of `account` on a live call that is not an ACD caller's
+    /// (see [`Shard::user_on_external_call`]).
+    pub fn users_on_external_calls(&self, account: &Account) -> std::collections::BTreeSet<String> {
+        let mut users = std::collections::BTreeSet::new();
+        for record in self.calls.values() {
+            let start = &record.start;
+            if !record.is_live()
+                || start.account_id != account.id
+                || self.acd.caller(&start.call_id).is_some()
+            {
+                continue;
+            }
+            if let Some(user) = account.user_by_username(&start.from) {
+                users.insert(user.id.clone());
+            }
+            for entry in start.trace.iter().filter(|t| t.kind == "user") {
+                let data: serde_json::Value = serde_json::from_str(&entry.data).unwrap_or_default();
+                if let Some(id) = data["user_id"].as_str() {
+                    users.insert(id.to_string());
+                }
+            }
+        }
+        users
     }
 
     /// Voicemail messages of owned accounts.

@@ -145,8 +145,8 @@ pub struct ShardMetrics {
     pub committing: AtomicU64,
     /// Live calls this shard owns.
     pub active_calls: AtomicU64,
-    /// Agents of this shard's accounts, by [`AGENT_BUCKETS`]. Written by
-    /// the ACD when it lands; zero until then.
+    /// Agents of this shard's accounts, by [`AGENT_BUCKETS`] (the shard's
+    /// `agent_buckets` after each change).
     pub agents: [AtomicU64; 9],
     /// IPs banned in the fleet view this shard holds. Written by the
     /// security module when it lands; zero until then.

@@ -308,13 +308,17 @@ impl Node {
         self.observe.hub.publish(&messages);
     }
 
-    /// Stores the gauges read from the shard's state (live calls).
+    /// Stores the gauges read from the shard's state (live calls, agents
+    /// by bucket).
     fn record_state(&self) {
-        let live = self.shard.borrow().live_calls() as u64;
-        self.observe
-            .shard
-            .active_calls
-            .store(live, std::sync::atomic::Ordering::Relaxed);
+        let shard = self.shard.borrow();
+        let live = shard.live_calls() as u64;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        self.observe.shard.active_calls.store(live, relaxed);
+        let buckets = shard.agent_buckets(self.clock.now());
+        for (gauge, count) in self.observe.shard.agents.iter().zip(buckets) {
+            gauge.store(count, relaxed);
+        }
     }
 
     /// This shard's snapshot image, encoded.
