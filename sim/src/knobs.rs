@@ -90,6 +90,8 @@ pub struct Knobs {
     pub callers: usize,
     /// Media engines running IVRs over `/flow`.
     pub media_engines: usize,
+    /// Contact centers: agents and their queue's callers (`/agent`, ACD).
+    pub contact_centers: usize,
     /// CAC leak reaping: setup TTL and longest call, milliseconds.
     pub cac_setup_ttl_ms: u64,
     pub cac_max_call_ms: u64,
@@ -180,6 +182,7 @@ impl Knobs {
             restart_ms: (10, pick(r, &[100, 2_000])),
             // Drawn last: earlier knobs of a seed stay as they were.
             media_engines: r.gen_range(0..=2),
+            contact_centers: r.gen_range(0..=2),
         }
     }
 
@@ -242,8 +245,8 @@ impl fmt::Display for Knobs {
         )?;
         writeln!(
             f,
-            "  actors: operators={}×{} accounts, edges={}, callers={}, media={}, probers={}; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}",
-            self.operators, self.accounts_per_operator, self.edges, self.callers, self.media_engines, self.probers, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms
+            "  actors: operators={}×{} accounts, edges={}, callers={}, media={}, centers={}, probers={}; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}",
+            self.operators, self.accounts_per_operator, self.edges, self.callers, self.media_engines, self.contact_centers, self.probers, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms
         )?;
         write!(
             f,

@@ -149,6 +149,9 @@ pub fn plant(name: &str) -> Result<(), String> {
             "flow-stale-step-advances" => {
                 core_bugs::plant(Some(core_bugs::Bug::FlowStaleStepAdvances))
             }
+            "confirm-without-epoch-check" => {
+                core_bugs::plant(Some(core_bugs::Bug::ConfirmWithoutEpochCheck))
+            }
             "none" => {}
             other => return Err(format!("no planted bug named {other:?}")),
         }

@@ -56,6 +56,14 @@ fn a_retried_flow_step_that_advances_again_is_caught() {
 }
 
 #[test]
+fn a_confirm_without_the_epoch_check_is_caught() {
+    caught(
+        "confirm-without-epoch-check",
+        &["acd-fence", "actor-expectations"],
+    );
+}
+
+#[test]
 fn the_same_seeds_pass_with_no_bug_planted() {
     sim::plant("none").expect("clear");
     for bug in [
@@ -64,6 +72,7 @@ fn the_same_seeds_pass_with_no_bug_planted() {
         "nonce-ignores-nc",
         "cac-double-release",
         "flow-stale-step-advances",
+        "confirm-without-epoch-check",
     ] {
         let seed = rng::seed_from_text(bug, 0);
         let outcome = run(knobs_for(seed, Some(STEPS)), Options::default());

@@ -512,6 +512,9 @@ impl Actor for MediaEngine {
                             ));
                         }
                     }
+                    409 if outcome == "answered" && body["error"]["code"] == "not_confirmed" => {
+                        // A queued caller is answered only through the ACD.
+                    }
                     404 => {
                         // The call ended under the flow (reaped, or the
                         // hangup was applied and this is a retry copy).

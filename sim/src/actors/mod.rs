@@ -6,6 +6,7 @@
 //! faults). Adding a client of a new endpoint is one file here and one
 //! line in [`cast`].
 
+pub mod agent;
 pub mod caller;
 pub mod edge;
 pub mod media;
@@ -100,6 +101,12 @@ pub fn cast(knobs: &Knobs, model: &mut Model) -> Vec<(Box<dyn Actor>, SimRng)> {
         actors.push((
             Box::new(media::MediaEngine::new(i)),
             rng::stream(knobs.seed, &format!("media-{i}")),
+        ));
+    }
+    for i in 0..knobs.contact_centers {
+        actors.push((
+            Box::new(agent::ContactCenter::new(i)),
+            rng::stream(knobs.seed, &format!("center-{i}")),
         ));
     }
     for i in 0..knobs.probers {
