@@ -70,7 +70,45 @@ pub const FINAL_REGISTRY: &[Invariant] = &[
         name: "calls-released",
         check: calls_released,
     },
+    Invariant {
+        name: "queue-left-once",
+        check: queue_left_once,
+    },
 ];
+
+/// Every caller that joined an ACD queue left it exactly once: a call's
+/// trace has one queue CDR per join, except the join still held (a trace
+/// at its bound may have dropped entries: skipped).
+fn queue_left_once(view: &View) -> Result<(), String> {
+    for shard in view.brain.shards() {
+        for record in shard.calls().values() {
+            if record.trace.len() >= sipbrain_core::calls::TRACE_EVENTS_PER_CALL_MAX {
+                continue;
+            }
+            let count = |kind: &str| {
+                record
+                    .trace
+                    .iter()
+                    .filter(|t| t.source == "acd" && t.kind == kind)
+                    .count()
+            };
+            let (joined, left) = (count("joined"), count("queue_cdr"));
+            let held = shard.acd().caller(&record.start.call_id).is_some();
+            let expected = if held {
+                joined.saturating_sub(1)
+            } else {
+                joined
+            };
+            if left != expected {
+                return Err(format!(
+                    "{}: joined {joined} time(s), left {left} time(s), held now: {held}",
+                    record.start.call_id
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// On every shard, for every account's ACD: agents and callers point at
 /// each other (one caller, one agent; at most one live lease each); a

@@ -320,11 +320,22 @@ fn a_queued_caller_gets_the_dial_on_its_poll_and_the_fence_confirms_once() {
         .iter()
         .filter(|e| e["source"] == "acd")
         .map(|e| e["type"].as_str().unwrap())
+        .filter(|k| *k != "agent")
         .collect();
     assert_eq!(
         kinds,
         ["joined", "offered", "connected", "queue_cdr"],
         "{trace}"
+    );
+    let moves: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["source"] == "acd" && e["type"] == "agent")
+        .map(|e| e["data"]["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        moves,
+        ["ring", "incall", "wrapup"],
+        "the agent's bucket log in the call trace"
     );
     let cdr = &entries.iter().find(|e| e["type"] == "queue_cdr").unwrap()["data"];
     assert_eq!(

@@ -211,6 +211,29 @@ impl Acd {
     }
 }
 
+/// Moves an agent (see [`Agent::moved`]); a bucket change that concerns
+/// a caller also goes to that call's trace (the agent event log there).
+fn moved_traced(
+    agent: &mut Agent,
+    at: Millis,
+    cause: &str,
+    traces: &mut Vec<Trace>,
+    change: impl FnOnce(&mut Agent),
+) {
+    let last = agent.log.back().cloned();
+    let call = agent.call.clone();
+    agent.moved(at, cause, change);
+    let entry = agent.log.back().filter(|e| Some(*e) != last.as_ref());
+    if let (Some(entry), Some(call_id)) = (entry, call.or_else(|| agent.call.clone())) {
+        traces.push(Trace {
+            call_id,
+            at,
+            kind: "agent",
+            data: json!({"userId": agent.user_id, "from": entry.from, "to": entry.to, "cause": cause}),
+        });
+    }
+}
+
 /// The account an ACD-relevant event belongs to (None for call ends,
 /// which name only the call, and for events the ACD ignores).
 pub fn account_of(event: &Event) -> Option<&str> {
@@ -303,7 +326,7 @@ impl AccountAcd {
                 for agent_id in agents {
                     let agent = self.agents.get_mut(agent_id).expect("offers go to agents");
                     assert!(agent.call.is_none(), "one lease per agent");
-                    agent.moved(*at, "offer", |a| {
+                    moved_traced(agent, *at, "offer", traces, |a| {
                         a.state = State::Offering;
                         a.call = Some(call_id.clone());
                     });
@@ -390,13 +413,13 @@ impl AccountAcd {
         });
         for other in offer.agents.iter().filter(|a| *a != agent_id) {
             let agent = self.agents.get_mut(other).expect("offered agents exist");
-            agent.moved(at, "claimed_by_other", |a| {
+            moved_traced(agent, at, "claimed_by_other", traces, |a| {
                 a.state = State::Waiting;
                 a.call = None;
             });
         }
         let agent = self.agents.get_mut(agent_id).expect("offered agents exist");
-        agent.moved(at, "confirm", |a| {
+        moved_traced(agent, at, "confirm", traces, |a| {
             a.state = State::InCall;
             a.missed = 0;
         });
@@ -420,7 +443,7 @@ impl AccountAcd {
             let agent = self.agents.get_mut(agent_id).expect("offered agents exist");
             agent.missed += 1;
             let pause = offer.max_no_answer > 0 && agent.missed >= offer.max_no_answer;
-            agent.moved(at, "no_answer", |a| {
+            moved_traced(agent, at, "no_answer", traces, |a| {
                 a.state = State::Waiting;
                 a.call = None;
                 a.idle_since = at;
@@ -452,7 +475,7 @@ impl AccountAcd {
         if let Some(offer) = &caller.offer {
             for agent_id in &offer.agents {
                 let agent = self.agents.get_mut(agent_id).expect("offered agents exist");
-                agent.moved(at, "caller_left", |a| {
+                moved_traced(agent, at, "caller_left", traces, |a| {
                     a.state = State::Waiting;
                     a.call = None;
                 });
@@ -464,7 +487,7 @@ impl AccountAcd {
                 .get_mut(&connected.agent_id)
                 .expect("connected agents exist");
             let until = at.plus_ms(caller.wrap_up_ms);
-            agent.moved(at, "call_ended", |a| {
+            moved_traced(agent, at, "call_ended", traces, |a| {
                 a.state = State::WrapUp;
                 a.call = None;
                 a.calls += 1;

@@ -42,17 +42,7 @@ const STATUS_SLOTS: usize = STATUSES.len() + 1;
 /// a bad path).
 const ENDPOINT_SLOTS: usize = ENDPOINT_NAMES.len() + 1;
 /// The agent status buckets of the contract, in its priority order.
-pub const AGENT_BUCKETS: [&str; 9] = [
-    "extcall",
-    "incall",
-    "offline",
-    "unreachable",
-    "ring",
-    "paused",
-    "wrapup",
-    "ready",
-    "idle",
-];
+pub const AGENT_BUCKETS: [&str; 9] = sipbrain_core::acd::BUCKETS;
 
 /// A histogram over fixed bounds, written by one thread, read by any.
 #[derive(Debug)]

@@ -379,14 +379,7 @@ impl Actor for MediaEngine {
         }
         if !self.provisioned {
             let op = ctx.model.new_op();
-            let request = Op::new(
-                op,
-                "account-put",
-                "PUT",
-                format!("/admin/accounts/{}", self.account_id()),
-            )
-            .header("x-admin-token", ADMIN_TOKEN)
-            .json(&self.document());
+            let request = super::account_put(op, &self.account_id(), &self.document());
             return self.send(op, Intent::Provision, request);
         }
         if ctx.healed {

@@ -59,6 +59,19 @@ impl Ctx<'_> {
     }
 }
 
+/// `PUT /admin/accounts/{account_id}` with `doc`: how an actor provisions
+/// its own account (retried until answered).
+pub fn account_put(op: u64, account_id: &str, doc: &serde_json::Value) -> Op {
+    Op::new(
+        op,
+        "account-put",
+        "PUT",
+        format!("/admin/accounts/{account_id}"),
+    )
+    .header("x-admin-token", ADMIN_TOKEN)
+    .json(doc)
+}
+
 /// A client of the brain.
 pub trait Actor {
     /// A short name for traces ("edge-2").
