@@ -55,12 +55,16 @@ struct Agent {
     style: Style,
 }
 
+/// An offer as a `dial` showed it: lease id, epoch, and each target agent
+/// with its claim URL (`ring_all`).
+type SeenOffer = (String, u64, Vec<(String, Option<String>)>);
+
 /// A caller in the queue, as the center knows it.
 #[derive(Clone, Debug, Default)]
 struct Caller {
     call_id: String,
     /// The offer last seen: lease id, epoch, agents (with claim URLs).
-    offer: Option<(String, u64, Vec<(String, Option<String>)>)>,
+    offer: Option<SeenOffer>,
     /// The agent a 200 confirm or claim gave it.
     connected: Option<String>,
     answered: bool,
