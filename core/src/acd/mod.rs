@@ -44,12 +44,14 @@ pub struct AcdImage {
     pub callers: Vec<Caller>,
     /// Round-robin cursors: (queue id, last agent offered).
     pub cursors: Vec<(String, String)>,
-    /// The shard's epoch and join counters.
+    /// The account's epoch and join counters.
     pub epoch: u64,
     pub seq: u64,
 }
 
-/// The shard-wide counters: offer epochs and caller join numbers.
+/// An account's counters: offer epochs and caller join numbers (per
+/// account, so lease ids and epochs do not depend on how accounts are
+/// spread over shards).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub epoch: u64,
@@ -66,12 +68,12 @@ pub struct AccountAcd {
     pub leases: BTreeMap<String, String>,
     /// Round-robin cursor per queue: the agent offered last.
     pub cursors: BTreeMap<String, String>,
+    pub counters: Counters,
 }
 
 /// Every owned account's ACD state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Acd {
-    pub counters: Counters,
     accounts: BTreeMap<String, AccountAcd>,
     /// `callId → account` of the callers held.
     calls: BTreeMap<String, String>,
@@ -122,7 +124,7 @@ impl Acd {
             return traces;
         }
         let account = self.accounts.entry(account_id.clone()).or_default();
-        account.apply(event, &mut self.counters, &mut traces);
+        account.apply(event, &mut traces);
         for trace in &traces {
             if trace.kind == "joined" {
                 self.calls.insert(trace.call_id.clone(), account_id.clone());
@@ -136,12 +138,9 @@ impl Acd {
     }
 
     fn restore(&mut self, image: &AcdImage) {
-        self.counters.epoch = self.counters.epoch.max(image.epoch);
-        self.counters.seq = self.counters.seq.max(image.seq);
-        if image.account_id.is_empty() {
-            return;
-        }
         let account = self.accounts.entry(image.account_id.clone()).or_default();
+        account.counters.epoch = account.counters.epoch.max(image.epoch);
+        account.counters.seq = account.counters.seq.max(image.seq);
         for agent in &image.agents {
             account.agents.insert(agent.user_id.clone(), agent.clone());
         }
@@ -162,7 +161,8 @@ impl Acd {
     pub fn image(&self) -> Vec<Event> {
         let mut events = Vec::new();
         for (account_id, account) in &self.accounts {
-            if account.agents.is_empty() && account.callers.is_empty() {
+            let fresh = account.counters == Counters::default();
+            if account.agents.is_empty() && account.callers.is_empty() && fresh {
                 continue;
             }
             events.push(Event::AcdImage(Box::new(AcdImage {
@@ -174,18 +174,8 @@ impl Acd {
                     .iter()
                     .map(|(q, a)| (q.clone(), a.clone()))
                     .collect(),
-                epoch: self.counters.epoch,
-                seq: self.counters.seq,
-            })));
-        }
-        if events.is_empty() && self.counters != Counters::default() {
-            events.push(Event::AcdImage(Box::new(AcdImage {
-                account_id: String::new(),
-                agents: Vec::new(),
-                callers: Vec::new(),
-                cursors: Vec::new(),
-                epoch: self.counters.epoch,
-                seq: self.counters.seq,
+                epoch: account.counters.epoch,
+                seq: account.counters.seq,
             })));
         }
         events
@@ -280,7 +270,8 @@ impl AccountAcd {
         u32::try_from(ahead).unwrap_or(u32::MAX).saturating_add(1)
     }
 
-    fn apply(&mut self, event: &Event, counters: &mut Counters, traces: &mut Vec<Trace>) {
+    fn apply(&mut self, event: &Event, traces: &mut Vec<Trace>) {
+        let counters = &mut self.counters;
         match event {
             Event::AgentChanged { agent, .. } => {
                 self.agents.insert(agent.user_id.clone(), (**agent).clone());

@@ -5,7 +5,7 @@
 
 use super::agent::{Agent, State};
 use super::strategy::{self, Candidate};
-use super::{AccountAcd, Counters};
+use super::AccountAcd;
 use crate::account::Account;
 use crate::event::Event;
 use crate::limits::ACD_OFFERS_PER_DECISION_MAX;
@@ -20,7 +20,6 @@ pub struct Plan<'a> {
     pub salt: u64,
     /// The account's state with the planned events applied.
     pub acd: AccountAcd,
-    pub counters: Counters,
     /// The planned events, in order.
     pub events: Vec<Event>,
 }
@@ -38,7 +37,6 @@ impl<'a> Plan<'a> {
                 .account(&account.id)
                 .cloned()
                 .unwrap_or_default(),
-            counters: shard.acd().counters,
             events: Vec::new(),
         }
     }
@@ -49,7 +47,7 @@ impl<'a> Plan<'a> {
         let mine = super::account_of(&event).is_none_or(|id| id == self.account.id);
         if mine {
             let mut traces = Vec::new();
-            self.acd.apply(&event, &mut self.counters, &mut traces);
+            self.acd.apply(&event, &mut traces);
             debug_assert_eq!(self.acd.check(), Ok(()), "planned {event:?}");
         }
         self.events.push(event);
@@ -157,7 +155,10 @@ impl<'a> Plan<'a> {
                 })
                 .collect();
             let cursor = self.acd.cursors.get(&queue_id).map(String::as_str);
-            let salt = strategy::splitmix(self.salt ^ self.counters.epoch);
+            // The random strategy's draw: the decision's salt is ignored on
+            // purpose, so the choice is a function of the account's history
+            // alone (the same with any shard count).
+            let salt = strategy::splitmix(self.acd.counters.epoch ^ fnv(&call_id));
             let agents = strategy::pick(queue.strategy, &list, cursor, salt);
             if agents.is_empty() {
                 continue;
@@ -167,7 +168,7 @@ impl<'a> Plan<'a> {
                 account_id: self.account.id.clone(),
                 call_id,
                 agents,
-                epoch: self.counters.epoch + 1,
+                epoch: self.acd.counters.epoch + 1,
                 expires_at: self.now.plus_sec(ring_sec),
                 max_no_answer: queue.max_no_answer,
                 ring_all: queue.strategy == crate::account::QueueStrategy::RingAll,
@@ -225,4 +226,11 @@ pub fn staffed(shard: &Shard, account: &Account, now: Millis, queue_id: &str) ->
         u32::try_from(reachable).unwrap_or(u32::MAX),
         !members.is_empty(),
     )
+}
+
+/// FNV-1a of a text (a stable hash, for the random strategy's draw).
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -41,7 +41,7 @@ pub fn after_flow(shard: &Shard, now: Millis, salt: u64, decision: Decision) -> 
     if let (Phase::Queued, Some(wait)) = (session.phase, &session.wait) {
         if !plan.acd.callers.contains_key(&session.call_id) {
             if let Some(queue) = account.queue(&wait.queue_id) {
-                let seq = plan.counters.seq + 1;
+                let seq = plan.acd.counters.seq + 1;
                 plan.push(Event::QueueJoined(Box::new(Caller {
                     account_id: account.id.clone(),
                     queue_id: queue.id.clone(),
