@@ -9,7 +9,7 @@ use crate::time::Millis;
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Offer {
     pub agents: Vec<String>,
-    /// The fencing token: shard-wide, bumped by every offer.
+    /// The fencing token: the account's counter, bumped by every offer.
     pub epoch: u64,
     pub expires_at: Millis,
     /// The queue's `max_no_answer` when offered (0 = no auto-pause).
