@@ -295,13 +295,98 @@ pub fn render(
         | Event::CallIndexed { .. }
         | Event::FlowImage(_)
         | Event::VoicemailImage { .. }
-        | Event::BanEnded(_) => Vec::new(),
+        | Event::BanEnded(_)
+        | Event::AcdImage(_) => Vec::new(),
+        acd => render_acd(acd),
     }
 }
 
 /// An address as an operator writes it.
 fn ip_text(ip: crate::event::Ip) -> String {
     IpAddr::from(ip).to_string()
+}
+
+/// The ACD's events (`source: acd`).
+fn render_acd(event: &Event) -> Vec<DebugMessage> {
+    let (at, kind, account, call, data) = match event {
+        Event::AgentChanged { agent, at, cause } => (
+            *at,
+            "agent",
+            agent.account_id.as_str(),
+            agent.call.as_deref(),
+            json!({"userId": agent.user_id, "status": agent.status.as_str(),
+                   "state": agent.state.as_str(), "bucket": agent.state_bucket(), "cause": cause}),
+        ),
+        Event::QueueJoined(caller) => (
+            caller.enqueued_at,
+            "joined",
+            caller.account_id.as_str(),
+            Some(caller.call_id.as_str()),
+            json!({"queueId": caller.queue_id, "leaseId": caller.lease_id}),
+        ),
+        Event::LeaseOffered {
+            account_id,
+            call_id,
+            agents,
+            epoch,
+            expires_at,
+            at,
+            ..
+        } => (
+            *at,
+            "offered",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"agents": agents, "epoch": epoch, "expiresAt": expires_at.0}),
+        ),
+        Event::LeaseConfirmed {
+            account_id,
+            call_id,
+            agent_id,
+            epoch,
+            at,
+        } => (
+            *at,
+            "connected",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"agentId": agent_id, "epoch": epoch}),
+        ),
+        Event::LeaseExpired {
+            account_id,
+            call_id,
+            epoch,
+            at,
+            cause,
+        } => (
+            *at,
+            "no_answer",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"epoch": epoch, "cause": cause}),
+        ),
+        Event::PositionAnnounced {
+            account_id,
+            call_id,
+            position,
+            at,
+        } => (
+            *at,
+            "position",
+            account_id.as_str(),
+            Some(call_id.as_str()),
+            json!({"position": position}),
+        ),
+        other => unreachable!("render handles {other:?}"),
+    };
+    vec![DebugMessage::new(
+        at,
+        "acd",
+        kind,
+        Some(account),
+        call,
+        data,
+    )]
 }
 
 /// A routing decision: one message per trace entry it recorded (`route`,
@@ -367,6 +452,23 @@ mod tests {
             sha256: "00".into(),
             at: Millis(9_500),
             from: None,
+        }
+    }
+
+    fn caller() -> crate::acd::Caller {
+        crate::acd::Caller {
+            account_id: "acc_acme".into(),
+            queue_id: "q_sales".into(),
+            call_id: "c-1".into(),
+            lease_id: "ls_1".into(),
+            seq: 1,
+            enqueued_at: Millis(1),
+            wrap_up_ms: 10_000,
+            ring_ms: 20_000,
+            offer: None,
+            last_epoch: 0,
+            connected: None,
+            announced: None,
         }
     }
 
@@ -488,6 +590,13 @@ mod tests {
             | Event::AllowAdded { .. }
             | Event::AllowRemoved { .. }
             | Event::AuthFlagged { .. } => (),
+            Event::AgentChanged { .. }
+            | Event::QueueJoined(_)
+            | Event::LeaseOffered { .. }
+            | Event::LeaseConfirmed { .. }
+            | Event::LeaseExpired { .. }
+            | Event::PositionAnnounced { .. }
+            | Event::AcdImage(_) => (),
         };
         let events = vec![
             Event::AccountPut {
@@ -594,6 +703,50 @@ mod tests {
                 until: Millis(60_015),
                 first: Millis(5),
             },
+            Event::AgentChanged {
+                agent: Box::new(crate::acd::Agent::new("acc_acme", "us_bob", Millis(1))),
+                at: Millis(1),
+                cause: "login".into(),
+            },
+            Event::QueueJoined(Box::new(caller())),
+            Event::LeaseOffered {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                agents: vec!["us_bob".into()],
+                epoch: 1,
+                expires_at: Millis(20_000),
+                max_no_answer: 3,
+                ring_all: false,
+                at: Millis(2),
+            },
+            Event::LeaseConfirmed {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                agent_id: "us_bob".into(),
+                epoch: 1,
+                at: Millis(3),
+            },
+            Event::LeaseExpired {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                epoch: 1,
+                at: Millis(3),
+                cause: "timeout".into(),
+            },
+            Event::PositionAnnounced {
+                account_id: "acc_acme".into(),
+                call_id: "c-1".into(),
+                position: 2,
+                at: Millis(4),
+            },
+            Event::AcdImage(Box::new(crate::acd::AcdImage {
+                account_id: "acc_acme".into(),
+                agents: Vec::new(),
+                callers: vec![caller()],
+                cursors: Vec::new(),
+                epoch: 1,
+                seq: 1,
+            })),
         ];
         events.iter().for_each(sample);
         events
@@ -621,6 +774,7 @@ mod tests {
                     | Event::FlowImage(_)
                     | Event::VoicemailImage { .. }
                     | Event::BanEnded(_)
+                    | Event::AcdImage(_)
             );
             assert_eq!(messages.is_empty(), bookkeeping, "{event:?}");
             for message in &messages {
@@ -651,7 +805,8 @@ mod tests {
              presence/ended cac/reset presence/registered \
              presence/unregistered presence/node_epoch flow/node flow/command media/voicemail \
              security/ban_report security/node_forgotten security/allow_added \
-             security/allow_removed security/auth_flagged"
+             security/allow_removed security/auth_flagged \
+             acd/agent acd/joined acd/offered acd/connected acd/no_answer acd/position"
         );
     }
 

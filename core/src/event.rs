@@ -147,6 +147,55 @@ pub enum Event {
         until: Millis,
         first: Millis,
     },
+    // --- ACD (`/agent`, queued callers) ---
+    /// An agent's whole new state (`POST /agent`, wrap-up end), its bucket
+    /// log included.
+    AgentChanged {
+        agent: Box<crate::acd::Agent>,
+        at: Millis,
+        /// What moved it (`login`, `pause`, `wrap_up_end`, …).
+        cause: String,
+    },
+    /// A caller joined an ACD queue (it leaves when its flow step leaves
+    /// the queue or its call ends: no event of its own).
+    QueueJoined(Box<crate::acd::Caller>),
+    /// An offer: the lease of `call_id` rings `agents` until `expires_at`.
+    LeaseOffered {
+        account_id: String,
+        call_id: String,
+        agents: Vec<String>,
+        epoch: u64,
+        expires_at: Millis,
+        max_no_answer: u32,
+        ring_all: bool,
+        at: Millis,
+    },
+    /// A confirm (or claim) took the live offer: `agent_id` has the caller.
+    LeaseConfirmed {
+        account_id: String,
+        call_id: String,
+        agent_id: String,
+        epoch: u64,
+        at: Millis,
+    },
+    /// An offer ended unanswered (expiry, or the edge's `no_answer`): the
+    /// agents' miss counters go up, maybe auto-pausing them.
+    LeaseExpired {
+        account_id: String,
+        call_id: String,
+        epoch: u64,
+        at: Millis,
+        cause: String,
+    },
+    /// A waiting caller was told its position.
+    PositionAnnounced {
+        account_id: String,
+        call_id: String,
+        position: u32,
+        at: Millis,
+    },
+    /// Snapshot only: one account's ACD state and the shard's counters.
+    AcdImage(Box<crate::acd::AcdImage>),
 }
 
 /// An allowlist network: its address as [`Ip`] and its prefix length (of

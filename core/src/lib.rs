@@ -26,6 +26,7 @@
 //! invariant panics with a message saying why it should have held.
 
 pub mod account;
+pub mod acd;
 pub mod api;
 pub mod auth;
 pub mod cac;

@@ -130,3 +130,10 @@ pub const ALLOW_NOTE_BYTES_MAX: usize = 256;
 pub const BANS_LIMIT_MAX: usize = 1_000;
 /// Longest `q` of `GET /security/bans`.
 pub const BANS_QUERY_BYTES_MAX: usize = 64;
+/// Offers one decision makes at most (each takes a waiting caller, so a
+/// decision ends; the next tick or poll goes on).
+pub const ACD_OFFERS_PER_DECISION_MAX: usize = 256;
+/// Queue memberships one `POST /agent` may set.
+pub const AGENT_QUEUES_MAX: usize = 64;
+/// Length of a `POST /agent` `reason`.
+pub const AGENT_REASON_BYTES_MAX: usize = 128;

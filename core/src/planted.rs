@@ -20,6 +20,9 @@ pub enum Bug {
     /// `/security/report` keeps the bans of allowlisted IPs (it still
     /// lists them in `unban`).
     AllowlistIgnored,
+    /// `/agent/confirm` ignores the epoch: a late confirm of an offer that
+    /// was since re-offered takes the caller.
+    ConfirmWithoutEpochCheck,
 }
 
 thread_local! {

@@ -8,6 +8,7 @@
 //! next `decide` before the previous events are applied.
 
 use crate::account::{self, Account};
+use crate::acd::Acd;
 use crate::api::{self, Call, CONTROL_SHARD};
 use crate::auth::failures::FailureCounter;
 use crate::auth::nonce::NonceKey;
@@ -125,6 +126,8 @@ pub struct Shard {
     /// Bans, their history and the allowlist (the control shard); the
     /// allowlist only (the others).
     security: Security,
+    /// Agents, queued callers and offers of owned accounts.
+    acd: Acd,
 }
 
 impl Shard {
@@ -152,6 +155,7 @@ impl Shard {
             flows: BTreeMap::new(),
             voicemails: Voicemails::default(),
             security: Security::default(),
+            acd: Acd::default(),
         }
     }
 
@@ -171,7 +175,7 @@ impl Shard {
             Call::AccountDelete { account_id } => api::admin::decide_delete(self, account_id),
             Call::Route(request) => api::route::decide(self, now, request),
             Call::Explain(request) => api::route::explain(self, now, request),
-            Call::Presence(event) => api::presence::decide(self, now, event),
+            Call::Presence(event) => api::presence::decide(self, now, salt, event),
             Call::Sync(report) => api::presence::decide_sync(self, now, report),
             Call::CacGet { account_id } => api::cac::decide_get(self, now, account_id),
             Call::CacReset { account_id } => api::cac::decide_reset(self, now, account_id),
@@ -179,9 +183,41 @@ impl Shard {
             Call::VoicemailStored(upload) => api::media::decide_voicemail(self, now, upload),
             Call::VoicemailList { account_id } => api::media::decide_list(self, account_id),
             Call::Tick => api::calls::decide_tick(self, now),
-            Call::FlowStart(start) => api::flow::decide_start(self, now, start),
-            Call::FlowStep(step) => api::flow::decide_step(self, now, step),
-            Call::FlowWebhook(report) => api::flow::decide_webhook(self, now, report),
+            Call::FlowStart(start) => {
+                let decision = api::flow::decide_start(self, now, start);
+                api::queue::after_flow(self, now, salt, decision)
+            }
+            Call::FlowStep(step) => {
+                let held = self.flow_session(&step.call_id).filter(|s| {
+                    s.phase == crate::flow::Phase::Queued && step.seq.is_none_or(|seq| seq == s.seq)
+                });
+                if let Some(decision) =
+                    held.and_then(|s| api::queue::queued_step(self, now, salt, s, step))
+                {
+                    return decision;
+                }
+                let decision = api::flow::decide_step(self, now, step);
+                api::queue::after_flow(self, now, salt, decision)
+            }
+            Call::FlowWebhook(report) => {
+                let decision = api::flow::decide_webhook(self, now, report);
+                api::queue::after_flow(self, now, salt, decision)
+            }
+            Call::AgentPost(request) => api::agent::decide_post(self, now, salt, request),
+            Call::AgentGet { account_id, user } => {
+                api::agent::decide_get(self, now, account_id, user)
+            }
+            Call::PresenceUsers { account_id } => api::agent::decide_users(self, now, account_id),
+            Call::AgentConfirm {
+                account_id,
+                lease_id,
+                epoch,
+            } => api::agent::decide_confirm(self, now, salt, account_id, lease_id, *epoch),
+            Call::AgentClaim {
+                account_id,
+                agent_id,
+                call_id,
+            } => api::agent::decide_claim(self, now, salt, account_id, agent_id, call_id),
             Call::SecurityReport(report) => {
                 self.assert_control("security reports");
                 api::security::decide_report(self, now, report)
@@ -224,6 +260,16 @@ impl Shard {
 
     /// Applies one event: the only code that changes a shard.
     pub fn apply(&mut self, event: &Event) {
+        self.apply_state(event);
+        for trace in self.acd.apply(event) {
+            self.clock_floor = self.clock_floor.max(trace.at);
+            if let Some(record) = self.calls.get_mut(&trace.call_id) {
+                record.push_trace(trace.at, "acd", trace.kind, trace.data);
+            }
+        }
+    }
+
+    fn apply_state(&mut self, event: &Event) {
         match event {
             Event::AccountPut { account_id, doc } => {
                 let value: serde_json::Value = serde_json::from_str(doc)
@@ -465,6 +511,17 @@ impl Shard {
                 }
             }
             Event::FlowStep { session, .. } => self.apply_flow_step(session),
+            Event::AgentChanged { at, .. }
+            | Event::LeaseOffered { at, .. }
+            | Event::LeaseConfirmed { at, .. }
+            | Event::LeaseExpired { at, .. }
+            | Event::PositionAnnounced { at, .. } => {
+                self.clock_floor = self.clock_floor.max(*at);
+            }
+            Event::QueueJoined(caller) => {
+                self.clock_floor = self.clock_floor.max(caller.enqueued_at);
+            }
+            Event::AcdImage(_) => {}
             Event::FlowImage(session) => {
                 if self.owns(&session.account_id) {
                     self.clock_floor = self.clock_floor.max(session.updated_at);
@@ -637,6 +694,7 @@ impl Shard {
                 messages: messages.iter().cloned().collect(),
             });
         }
+        events.extend(self.acd.image());
         let failures = crate::auth::failures::FailureSnapshot::from(self.failures.clone());
         for ip in failures.ips {
             for at in ip.failures {
@@ -755,6 +813,71 @@ impl Shard {
     /// Registered contacts of owned accounts' devices.
     pub fn registrations(&self) -> &Registrations {
         &self.registrations
+    }
+
+    /// The ACD state of owned accounts.
+    pub fn acd(&self) -> &Acd {
+        &self.acd
+    }
+
+    /// True when a device of `user_id` has a live registration at `now`.
+    pub fn user_reachable(&self, account: &Account, user_id: &str, now: Millis) -> bool {
+        account
+            .devices_of(user_id)
+            .any(|d| self.registrations.reachable(&account.id, &d.id, now))
+    }
+
+    /// True when a live call that is not an ACD caller's involves
+    /// `user_id`: routed to the user, or placed from its extension.
+    pub fn user_on_external_call(&self, account: &Account, user_id: &str) -> bool {
+        self.users_on_external_calls(account).contains(user_id)
+    }
+
+    /// Agents of owned accounts per bucket, in [`crate::acd::BUCKETS`]
+    /// order, at `now` (the metrics' gauge). One pass over the calls.
+    pub fn agent_buckets(&self, now: Millis) -> [u64; 9] {
+        let mut counts = [0u64; 9];
+        for (account_id, acd) in self.acd.accounts() {
+            let Some(account) = self.accounts.get(account_id) else {
+                continue;
+            };
+            if acd.agents.is_empty() {
+                continue;
+            }
+            let busy = self.users_on_external_calls(account);
+            for agent in acd.agents.values() {
+                let reachable = self.user_reachable(account, &agent.user_id, now);
+                let name = crate::acd::bucket(agent, reachable, busy.contains(&agent.user_id));
+                let slot = crate::acd::BUCKETS.iter().position(|b| *b == name);
+                counts[slot.expect("bucket names come from BUCKETS")] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Users of `account` on a live call that is not an ACD caller's
+    /// (see [`Shard::user_on_external_call`]).
+    pub fn users_on_external_calls(&self, account: &Account) -> std::collections::BTreeSet<String> {
+        let mut users = std::collections::BTreeSet::new();
+        for record in self.calls.values() {
+            let start = &record.start;
+            if !record.is_live()
+                || start.account_id != account.id
+                || self.acd.caller(&start.call_id).is_some()
+            {
+                continue;
+            }
+            if let Some(user) = account.user_by_username(&start.from) {
+                users.insert(user.id.clone());
+            }
+            for entry in start.trace.iter().filter(|t| t.kind == "user") {
+                let data: serde_json::Value = serde_json::from_str(&entry.data).unwrap_or_default();
+                if let Some(id) = data["user_id"].as_str() {
+                    users.insert(id.to_string());
+                }
+            }
+        }
+        users
     }
 
     /// Voicemail messages of owned accounts.

@@ -58,6 +58,10 @@ pub const REGISTRY: &[Invariant] = &[
         name: "allowlisted-never-banned",
         check: allowlisted_never_banned,
     },
+    Invariant {
+        name: "acd-fence",
+        check: acd_fence,
+    },
 ];
 
 /// Checked once at the end of the healed phase.
@@ -70,7 +74,98 @@ pub const FINAL_REGISTRY: &[Invariant] = &[
         name: "calls-released",
         check: calls_released,
     },
+    Invariant {
+        name: "queue-left-once",
+        check: queue_left_once,
+    },
 ];
+
+/// Every caller that joined an ACD queue left it exactly once: a call's
+/// trace has one queue CDR per join, except the join still held (a trace
+/// at its bound may have dropped entries: skipped).
+fn queue_left_once(view: &View) -> Result<(), String> {
+    for shard in view.brain.shards() {
+        for record in shard.calls().values() {
+            if record.trace.len() >= sipbrain_core::calls::TRACE_EVENTS_PER_CALL_MAX {
+                continue;
+            }
+            let count = |kind: &str| {
+                record
+                    .trace
+                    .iter()
+                    .filter(|t| t.source == "acd" && t.kind == kind)
+                    .count()
+            };
+            let (joined, left) = (count("joined"), count("queue_cdr"));
+            let held = shard.acd().caller(&record.start.call_id).is_some();
+            let expected = if held {
+                joined.saturating_sub(1)
+            } else {
+                joined
+            };
+            if left != expected {
+                return Err(format!(
+                    "{}: joined {joined} time(s), left {left} time(s), held now: {held}",
+                    record.start.call_id
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// On every shard, for every account's ACD: agents and callers point at
+/// each other (one caller, one agent; at most one live lease each); a
+/// connected caller was confirmed with its newest epoch; every held caller
+/// still has its flow waiting or talking (it leaves exactly once, when the
+/// flow leaves); an agent is auto-paused exactly at `max_no_answer`.
+fn acd_fence(view: &View) -> Result<(), String> {
+    for shard in view.brain.shards() {
+        for (account_id, acd) in shard.acd().accounts() {
+            acd.check().map_err(|e| format!("{account_id}: {e}"))?;
+            for caller in acd.callers.values() {
+                if let Some(connected) = &caller.connected {
+                    if connected.epoch != caller.last_epoch {
+                        return Err(format!(
+                            "{account_id}: {} connected to {} with epoch {} but its newest offer was epoch {}",
+                            caller.call_id, connected.agent_id, connected.epoch, caller.last_epoch
+                        ));
+                    }
+                }
+                let phase = shard.flow_session(&caller.call_id).map(|s| s.phase);
+                use sipbrain_core::flow::Phase;
+                if !matches!(phase, Some(Phase::Queued | Phase::Bridged)) {
+                    return Err(format!(
+                        "{account_id}: {} is still held by the ACD but its flow is {phase:?}",
+                        caller.call_id
+                    ));
+                }
+            }
+            let Some(account) = shard.account(account_id) else {
+                continue;
+            };
+            let limits: Vec<u32> = account
+                .doc()
+                .queues
+                .iter()
+                .map(|q| q.max_no_answer)
+                .collect();
+            let (Some(&low), Some(&high)) = (limits.iter().min(), limits.iter().max()) else {
+                continue;
+            };
+            for agent in acd.agents.values() {
+                let available = agent.status == sipbrain_core::acd::Status::Available;
+                if low > 0 && (agent.missed > high || (available && agent.missed >= low)) {
+                    return Err(format!(
+                        "{account_id}: agent {} missed {} offers (max_no_answer {low}..{high}) and is {:?}",
+                        agent.user_id, agent.missed, agent.status
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// On every shard, each account's CAC counters equal exactly the sum of
 /// what its admitted, unreleased calls took, and its admitted set is

@@ -90,6 +90,8 @@ pub struct Knobs {
     pub callers: usize,
     /// Media engines running IVRs over `/flow`.
     pub media_engines: usize,
+    /// Contact centers: agents and their queue's callers (`/agent`, ACD).
+    pub contact_centers: usize,
     /// CAC leak reaping: setup TTL and longest call, milliseconds.
     pub cac_setup_ttl_ms: u64,
     pub cac_max_call_ms: u64,
@@ -190,6 +192,7 @@ impl Knobs {
             guards: pick(r, &[0, 1, 1, 2]),
             guard_nodes: r.gen_range(1..=3),
             security_report_period_ms: pick(r, &[1_000, 5_000, 30_000]),
+            contact_centers: r.gen_range(0..=2),
         }
     }
 
@@ -252,8 +255,8 @@ impl fmt::Display for Knobs {
         )?;
         writeln!(
             f,
-            "  actors: operators={}×{} accounts, edges={}, callers={}, media={}, probers={}, guards={}×{} nodes; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}; security report period {} ms",
-            self.operators, self.accounts_per_operator, self.edges, self.callers, self.media_engines, self.probers, self.guards, self.guard_nodes, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms, self.security_report_period_ms
+            "  actors: operators={}×{} accounts, edges={}, callers={}, media={}, centers={}, probers={}, guards={}×{} nodes; client timeout {} ms, edge attempts ≤{}; cac setup_ttl_ms={} max_call_ms={}; security report period {} ms",
+            self.operators, self.accounts_per_operator, self.edges, self.callers, self.media_engines, self.contact_centers, self.probers, self.guards, self.guard_nodes, self.client_timeout_ms, self.edge_attempts_max, self.cac_setup_ttl_ms, self.cac_max_call_ms, self.security_report_period_ms
         )?;
         write!(
             f,

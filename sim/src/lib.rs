@@ -150,6 +150,9 @@ pub fn plant(name: &str) -> Result<(), String> {
                 core_bugs::plant(Some(core_bugs::Bug::FlowStaleStepAdvances))
             }
             "allowlist-ignored" => core_bugs::plant(Some(core_bugs::Bug::AllowlistIgnored)),
+            "confirm-without-epoch-check" => {
+                core_bugs::plant(Some(core_bugs::Bug::ConfirmWithoutEpochCheck))
+            }
             "none" => {}
             other => return Err(format!("no planted bug named {other:?}")),
         }

@@ -64,6 +64,14 @@ fn an_allowlist_that_does_not_filter_reports_is_caught() {
 }
 
 #[test]
+fn a_confirm_without_the_epoch_check_is_caught() {
+    caught(
+        "confirm-without-epoch-check",
+        &["acd-fence", "actor-expectations"],
+    );
+}
+
+#[test]
 fn the_same_seeds_pass_with_no_bug_planted() {
     sim::plant("none").expect("clear");
     for bug in [
@@ -73,6 +81,7 @@ fn the_same_seeds_pass_with_no_bug_planted() {
         "cac-double-release",
         "flow-stale-step-advances",
         "allowlist-ignored",
+        "confirm-without-epoch-check",
     ] {
         let seed = rng::seed_from_text(bug, 0);
         let outcome = run(knobs_for(seed, Some(STEPS)), Options::default());

@@ -156,6 +156,33 @@ fn the_flow_session_works_as_pasted() {
 }
 
 #[test]
+fn the_agents_session_works_as_pasted() {
+    let stdout = run_block("## Agents and queues");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 10, "{stdout}");
+    let expect = [
+        (0, "\"reachable\":true"),
+        (1, "\"status\":\"available\""),
+        (1, "\"bucket\":\"ready\""),
+        (2, "\"cmd\":\"dial\""),
+        (2, "\"confirmUrl\":\"/agent/confirm/acc_acme/ls_1/1\""),
+        (3, "\"agentId\":\"us_carol\""),
+        (4, "\"code\":\"stale_lease\""),
+        (5, "\"bridged\":true"),
+        (7, "\"bucket\":\"wrapup\""),
+        (8, "\"wrapup\":1"),
+        (9, "\"type\":\"queue_cdr\""),
+        (9, "\"disposition\":\"answered\""),
+    ];
+    for (line, needle) in expect {
+        assert!(
+            lines[line].contains(needle),
+            "line {line} lacks {needle}:\n{stdout}"
+        );
+    }
+}
+
+#[test]
 fn the_media_session_works_as_pasted() {
     let stdout = run_block("## Media and TTS");
     let expect = [

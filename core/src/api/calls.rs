@@ -53,10 +53,14 @@ pub fn next_deadline(shard: &Shard) -> Option<Millis> {
             }
         })
         .min();
-    [calls, shard.registrations().next_expiry()]
-        .into_iter()
-        .flatten()
-        .min()
+    [
+        calls,
+        shard.registrations().next_expiry(),
+        shard.acd().next_deadline(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
 }
 
 /// Turns due timers into events: admitted calls never confirmed within
@@ -100,9 +104,29 @@ pub fn decide_tick(shard: &Shard, now: Millis) -> Decision {
             at: now,
         });
     }
+    let events = settle_every_account(shard, now, events);
     let count = events.len();
     Decision {
         reply: ok(json!({"events": count})),
         events,
     }
+}
+
+/// Runs the ACD of every owned account with agents or callers after
+/// `events`: lease expiries, wrap-up ends and the offers they allow. The
+/// tick's salt is its time (ticks carry no other randomness).
+fn settle_every_account(shard: &Shard, now: Millis, events: Vec<Event>) -> Vec<Event> {
+    let mut pending = events;
+    for account_id in shard.acd().accounts().keys() {
+        let Some(account) = shard.account(account_id) else {
+            continue;
+        };
+        let mut plan = crate::acd::plan::Plan::new(shard, account, now, now.0);
+        for event in pending {
+            plan.push(event);
+        }
+        plan.settle();
+        pending = plan.events;
+    }
+    pending
 }

@@ -287,8 +287,10 @@ pub fn decide_start(shard: &Shard, now: Millis, start: &FlowStart) -> Decision {
         .collect();
     session.trace(now, "vars", Value::Object(vars));
     let queued = |queue_id: &str| shard.queued(account.id.as_str(), queue_id);
+    let staffed = |queue_id: &str| crate::acd::plan::staffed(shard, account, now, queue_id);
     let ctx = Ctx {
         account,
+        staffed: &staffed,
         now,
         queued: &queued,
     };
@@ -410,8 +412,10 @@ pub fn decide_step(shard: &Shard, now: Millis, step: &FlowStep) -> Decision {
         return Decision::reply(unknown_call(&step.call_id, "the call's account is gone"));
     };
     let queued = |queue_id: &str| shard.queued(account.id.as_str(), queue_id);
+    let staffed = |queue_id: &str| crate::acd::plan::staffed(shard, account, now, queue_id);
     let ctx = Ctx {
         account,
+        staffed: &staffed,
         now: now.max(session.updated_at),
         queued: &queued,
     };
@@ -439,8 +443,10 @@ pub fn decide_webhook(shard: &Shard, now: Millis, report: &WebhookReport) -> Dec
         return stale;
     };
     let queued = |queue_id: &str| shard.queued(account.id.as_str(), queue_id);
+    let staffed = |queue_id: &str| crate::acd::plan::staffed(shard, account, now, queue_id);
     let ctx = Ctx {
         account,
+        staffed: &staffed,
         now: now.max(session.updated_at),
         queued: &queued,
     };

@@ -7,6 +7,7 @@
 //! One module per endpoint family holds its request type and decision.
 
 pub mod admin;
+pub mod agent;
 pub mod auth;
 pub mod cac;
 pub mod calls;
@@ -16,6 +17,7 @@ pub mod flow;
 pub mod gate;
 pub mod media;
 pub mod presence;
+pub mod queue;
 pub mod route;
 pub mod route_table;
 pub mod security;
@@ -127,6 +129,29 @@ pub enum Call {
     AllowDelete {
         net: ipnet::IpNet,
     },
+    /// `POST /agent` or `/presence/event` `type: agent`.
+    AgentPost(Box<agent::AgentRequest>),
+    /// `GET /agent?accountId=&userId=`.
+    AgentGet {
+        account_id: String,
+        user: String,
+    },
+    /// `GET /presence/users?accountId=`.
+    PresenceUsers {
+        account_id: String,
+    },
+    /// `GET /agent/confirm/{accountId}/{leaseId}/{epoch}`.
+    AgentConfirm {
+        account_id: String,
+        lease_id: String,
+        epoch: u64,
+    },
+    /// `GET /agent/claim/{accountId}/{agentId}/{callId}`.
+    AgentClaim {
+        account_id: String,
+        agent_id: String,
+        call_id: String,
+    },
 }
 
 /// Where a call runs.
@@ -170,6 +195,9 @@ impl Call {
                 presence::PresenceEvent::Dialog(e) => {
                     account(shard.call_index().account(&e.call_id))
                 }
+                presence::PresenceEvent::Agent(request) => {
+                    ShardKey::Account(request.account_id.clone())
+                }
             },
             Call::Sync(_) => ShardKey::Every,
             Call::CacGet { account_id } | Call::CacReset { account_id } => {
@@ -187,6 +215,11 @@ impl Call {
             | Call::AllowList
             | Call::AllowAdd { .. }
             | Call::AllowDelete { .. } => ShardKey::Control,
+            Call::AgentPost(request) => ShardKey::Account(request.account_id.clone()),
+            Call::AgentGet { account_id, .. }
+            | Call::PresenceUsers { account_id }
+            | Call::AgentConfirm { account_id, .. }
+            | Call::AgentClaim { account_id, .. } => ShardKey::Account(account_id.clone()),
         }
     }
 }
@@ -323,7 +356,37 @@ fn prepare_call(
         Endpoint::SecurityAllowDelete { ip } => Call::AllowDelete {
             net: crate::security::allow::parse_net(&ip, "ip")?,
         },
-        other => return Err(ApiError::not_implemented(other.name())),
+        Endpoint::AgentPost => Call::AgentPost(Box::new(agent::decode(&body(req)?)?)),
+        Endpoint::AgentGet => Call::AgentGet {
+            account_id: account_id_param(req)?,
+            user: req
+                .query_param("userId")
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| ApiError::missing("userId"))?,
+        },
+        Endpoint::PresenceUsers => Call::PresenceUsers {
+            account_id: account_id_param(req)?,
+        },
+        Endpoint::AgentConfirm {
+            account_id,
+            lease_id,
+            epoch,
+        } => Call::AgentConfirm {
+            account_id,
+            lease_id,
+            epoch: epoch
+                .parse()
+                .map_err(|_| ApiError::bad_field("epoch", "must be a whole number"))?,
+        },
+        Endpoint::AgentClaim {
+            account_id,
+            agent_id,
+            call_id,
+        } => Call::AgentClaim {
+            account_id,
+            agent_id,
+            call_id,
+        },
     };
     Ok(Prepared::Call(Box::new(call)))
 }

@@ -30,6 +30,8 @@ pub const EXPIRES_SEC_MAX: u32 = 7 * 24 * 3600;
 pub enum PresenceEvent {
     Register(RegisterEvent),
     Dialog(DialogEvent),
+    /// `type: agent`: the body of `POST /agent`.
+    Agent(super::agent::AgentRequest),
 }
 
 /// `type: register`.
@@ -130,7 +132,7 @@ pub fn decode(body: &Map<String, Value>) -> Result<Decoded, ApiError> {
                 epoch: epoch_field(body)?,
             })))
         }
-        "agent" => Err(ApiError::not_implemented("presence events of type agent")),
+        "agent" => super::agent::decode(body).map(|r| Decoded::Event(PresenceEvent::Agent(r))),
         _ => Err(ApiError::invalid(
             "type",
             "must be register, dialog or agent",
@@ -290,10 +292,43 @@ pub fn disposition_of(progress: Progress, code: Option<u16>, failed: bool) -> &'
 }
 
 /// Decides a register or dialog event.
-pub fn decide(shard: &Shard, now: Millis, event: &PresenceEvent) -> Decision {
-    match event {
+pub fn decide(shard: &Shard, now: Millis, salt: u64, event: &PresenceEvent) -> Decision {
+    let decision = match event {
         PresenceEvent::Register(event) => register(shard, now, event),
         PresenceEvent::Dialog(event) => dialog(shard, now, event),
+        PresenceEvent::Agent(request) => {
+            return super::agent::decide_post(shard, now, salt, request)
+        }
+    };
+    settle_after(shard, now, salt, decision)
+}
+
+/// Runs the ACD of the decision's account after a change that can free or
+/// reach agents (a call ended, a phone registered): the due timers and
+/// every offer now possible.
+fn settle_after(shard: &Shard, now: Millis, salt: u64, decision: Decision) -> Decision {
+    let account_id = decision.events.iter().find_map(|e| match e {
+        Event::Registered { account_id, .. } | Event::Unregistered { account_id, .. } => {
+            Some(account_id.clone())
+        }
+        Event::CallEnded { call_id, .. } => shard.call(call_id).map(|r| r.start.account_id.clone()),
+        _ => None,
+    });
+    let Some(account) = account_id.and_then(|id| shard.account(&id)) else {
+        return decision;
+    };
+    if shard.acd().account(&account.id).is_none() {
+        return decision;
+    }
+    let mut plan = crate::acd::plan::Plan::new(shard, account, now, salt);
+    let reply = decision.reply;
+    for event in decision.events {
+        plan.push(event);
+    }
+    plan.settle();
+    Decision {
+        reply,
+        events: plan.events,
     }
 }
 

@@ -20,6 +20,9 @@ pub struct Ctx<'a> {
     pub now: Millis,
     /// Sessions held in a queue right now (for `max_queued`).
     pub queued: &'a dyn Fn(&str) -> usize,
+    /// Agents of a queue logged in and reachable, and whether any agent
+    /// has it as an active membership (for `ewt` and `no_agents`).
+    pub staffed: &'a dyn Fn(&str) -> (u32, bool),
 }
 
 /// The result of a step.
@@ -891,12 +894,19 @@ impl<'c, 'a> Run<'c, 'a> {
             }
         }
         let members = self.account().queue_members(&queue.id).count();
-        let exit = if members == 0 {
+        let queued = (self.ctx.queued)(&queue.id);
+        let (staffed, active) = (self.ctx.staffed)(&queue.id);
+        let position = u32::try_from(queued).unwrap_or(u32::MAX).saturating_add(1);
+        let exit = if members == 0 && !active {
             Some("no_agents")
-        } else if queue
-            .max_queued
-            .is_some_and(|max| (self.ctx.queued)(&queue.id) >= max as usize)
-        {
+        } else if crate::acd::ewt::exceeds(
+            position,
+            staffed,
+            queue.ewt_threshold_sec,
+            queue.ewt_aht_sec,
+        ) {
+            Some("ewt")
+        } else if queue.max_queued.is_some_and(|max| queued >= max as usize) {
             Some("queue_full")
         } else {
             None

@@ -42,17 +42,7 @@ const STATUS_SLOTS: usize = STATUSES.len() + 1;
 /// a bad path).
 const ENDPOINT_SLOTS: usize = ENDPOINT_NAMES.len() + 1;
 /// The agent status buckets of the contract, in its priority order.
-pub const AGENT_BUCKETS: [&str; 9] = [
-    "extcall",
-    "incall",
-    "offline",
-    "unreachable",
-    "ring",
-    "paused",
-    "wrapup",
-    "ready",
-    "idle",
-];
+pub const AGENT_BUCKETS: [&str; 9] = sipbrain_core::acd::BUCKETS;
 
 /// A histogram over fixed bounds, written by one thread, read by any.
 #[derive(Debug)]
@@ -145,8 +135,8 @@ pub struct ShardMetrics {
     pub committing: AtomicU64,
     /// Live calls this shard owns.
     pub active_calls: AtomicU64,
-    /// Agents of this shard's accounts, by [`AGENT_BUCKETS`]. Written by
-    /// the ACD when it lands; zero until then.
+    /// Agents of this shard's accounts, by [`AGENT_BUCKETS`] (the shard's
+    /// `agent_buckets` after each change).
     pub agents: [AtomicU64; 9],
     /// Ban rows (one per node and IP) this shard holds: the control
     /// shard's fleet view, zero on the others.

@@ -105,7 +105,15 @@ pub struct Node {
     broadcast_turn: glommio::sync::Semaphore,
     /// Flow webhooks to perform, once their event is durable.
     webhooks: RefCell<Option<LocalSender<WebhookCall>>>,
+    /// When the agents-by-bucket gauges were last counted (a pass over the
+    /// shard's agents and live calls: at most once a second, not per
+    /// request).
+    agents_counted_at: Cell<Option<sipbrain_core::time::Millis>>,
 }
+
+/// How stale the agents-by-bucket gauges may be (Prometheus scrapes every
+/// 15 s or so; counting them is a pass over the shard's agents and calls).
+const AGENTS_COUNT_EVERY_MS: u64 = 1_000;
 
 impl Node {
     #[allow(clippy::too_many_arguments)]
@@ -144,6 +152,7 @@ impl Node {
             next_id: Cell::new(1),
             broadcast_turn: glommio::sync::Semaphore::new(1),
             webhooks: RefCell::new(None),
+            agents_counted_at: Cell::new(None),
         }
     }
 
@@ -366,7 +375,8 @@ impl Node {
         self.observe.hub.publish(&messages);
     }
 
-    /// Stores the gauges read from the shard's state (live calls, bans).
+    /// Stores the gauges read from the shard's state (live calls, bans,
+    /// agents by bucket).
     fn record_state(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let shard = self.shard.borrow();
@@ -375,6 +385,18 @@ impl Node {
             .active_calls
             .store(shard.live_calls() as u64, Relaxed);
         gauges.bans.store(shard.security().rows() as u64, Relaxed);
+        let now = self.clock.now();
+        let due = self
+            .agents_counted_at
+            .get()
+            .is_none_or(|at| now.since(at) >= AGENTS_COUNT_EVERY_MS);
+        if due {
+            self.agents_counted_at.set(Some(now));
+            let buckets = shard.agent_buckets(now);
+            for (gauge, count) in gauges.agents.iter().zip(buckets) {
+                gauge.store(count, Relaxed);
+            }
+        }
     }
 
     /// This shard's snapshot image, encoded.

@@ -10,7 +10,7 @@
 //! released at most once, and by the end of the healed phase at least once
 //! (the closing `sync` lists nothing).
 
-use super::{Actor, Ctx, Next, ADMIN_TOKEN, EDGE_TOKEN};
+use super::{Actor, Ctx, Next, EDGE_TOKEN};
 use crate::client::{Op, Reply};
 use crate::model::md5_hex;
 use rand::Rng;
@@ -248,14 +248,7 @@ impl Actor for Caller {
     fn next(&mut self, ctx: &mut Ctx) -> Next {
         if !self.provisioned {
             let op = ctx.model.new_op();
-            let request = Op::new(
-                op,
-                "account-put",
-                "PUT",
-                format!("/admin/accounts/{}", self.account_id()),
-            )
-            .header("x-admin-token", ADMIN_TOKEN)
-            .json(&self.document());
+            let request = super::account_put(op, &self.account_id(), &self.document());
             return self.send(op, Intent::Provision, request);
         }
         if ctx.healed {

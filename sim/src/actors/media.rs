@@ -379,14 +379,7 @@ impl Actor for MediaEngine {
         }
         if !self.provisioned {
             let op = ctx.model.new_op();
-            let request = Op::new(
-                op,
-                "account-put",
-                "PUT",
-                format!("/admin/accounts/{}", self.account_id()),
-            )
-            .header("x-admin-token", ADMIN_TOKEN)
-            .json(&self.document());
+            let request = super::account_put(op, &self.account_id(), &self.document());
             return self.send(op, Intent::Provision, request);
         }
         if ctx.healed {
@@ -511,6 +504,9 @@ impl Actor for MediaEngine {
                                 "{name}: flow step {call_id} seq {seq} `{outcome}` is valid for its command but was refused: {body}"
                             ));
                         }
+                    }
+                    409 if outcome == "answered" && body["error"]["code"] == "not_confirmed" => {
+                        // A queued caller is answered only through the ACD.
                     }
                     404 => {
                         // The call ended under the flow (reaped, or the

@@ -6,6 +6,7 @@
 //! faults). Adding a client of a new endpoint is one file here and one
 //! line in [`cast`].
 
+pub mod agent;
 pub mod caller;
 pub mod edge;
 pub mod guard;
@@ -59,6 +60,19 @@ impl Ctx<'_> {
     }
 }
 
+/// `PUT /admin/accounts/{account_id}` with `doc`: how an actor provisions
+/// its own account (retried until answered).
+pub fn account_put(op: u64, account_id: &str, doc: &serde_json::Value) -> Op {
+    Op::new(
+        op,
+        "account-put",
+        "PUT",
+        format!("/admin/accounts/{account_id}"),
+    )
+    .header("x-admin-token", ADMIN_TOKEN)
+    .json(doc)
+}
+
 /// A client of the brain.
 pub trait Actor {
     /// A short name for traces ("edge-2").
@@ -101,6 +115,12 @@ pub fn cast(knobs: &Knobs, model: &mut Model) -> Vec<(Box<dyn Actor>, SimRng)> {
         actors.push((
             Box::new(media::MediaEngine::new(i)),
             rng::stream(knobs.seed, &format!("media-{i}")),
+        ));
+    }
+    for i in 0..knobs.contact_centers {
+        actors.push((
+            Box::new(agent::ContactCenter::new(i)),
+            rng::stream(knobs.seed, &format!("center-{i}")),
         ));
     }
     for i in 0..knobs.probers {

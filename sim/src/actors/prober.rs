@@ -55,8 +55,8 @@ const PROBES: &[Probe] = &[
         },
     },
     Probe {
-        name: "agent presence events (not built yet)",
-        status: 501,
+        name: "agent presence event without its fields",
+        status: 400,
         build: |id| {
             Op::new(id, "presence-agent", "POST", "/presence/event")
                 .header("authorization", &format!("Bearer {EDGE_TOKEN}"))
