@@ -297,7 +297,12 @@ pub fn render(
         | Event::VoicemailImage { .. }
         | Event::BanEnded(_)
         | Event::AcdImage(_) => Vec::new(),
-        acd => render_acd(acd),
+        acd @ (Event::AgentChanged { .. }
+        | Event::QueueJoined(_)
+        | Event::LeaseOffered { .. }
+        | Event::LeaseConfirmed { .. }
+        | Event::LeaseExpired { .. }
+        | Event::PositionAnnounced { .. }) => render_acd(acd),
     }
 }
 
