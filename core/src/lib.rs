@@ -46,4 +46,6 @@ pub mod presence;
 pub mod route;
 pub mod security;
 pub mod shard;
+#[cfg(test)]
+mod testkit;
 pub mod time;

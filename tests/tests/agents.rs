@@ -62,6 +62,14 @@ fn ready(client: &mut Client, username: &str, queues: Value) {
     act(client, username, "available", None);
 }
 
+/// Registers `username`'s phone and logs it in to `queues`, not ready:
+/// the queues are staffed (callers wait) but it is offered nothing.
+fn standby(client: &mut Client, username: &str, queues: Value) {
+    register(client, username);
+    let agent = act(client, username, "login", Some(queues));
+    assert_eq!(agent["status"], "not_ready", "{agent}");
+}
+
 fn flow(client: &mut Client, body: Value) -> (u16, Value) {
     let reply = client.request("POST", "/flow", &EDGE, Some(&body));
     (reply.status, reply.json())
@@ -151,13 +159,22 @@ fn agents_log_in_pause_and_log_out_with_status_state_and_reachability_apart() {
         ),
         (Some("on_break"), Some("lunch"), Some("paused"))
     );
-    let log: Vec<&str> = bob["log"]
+    let log: Vec<(&str, &str)> = bob["log"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["to"].as_str().unwrap())
+        .map(|e| (e["to"].as_str().unwrap(), e["cause"].as_str().unwrap()))
         .collect();
-    assert_eq!(log, ["idle", "ready", "paused"], "the bucket log");
+    assert_eq!(
+        log,
+        [
+            ("idle", "login"),
+            ("idle", "registered"),
+            ("ready", "available"),
+            ("paused", "pause")
+        ],
+        "the bucket log"
+    );
     let carol = act(&mut client, "us_carol", "login", None);
     assert_eq!(carol["status"], "available", "auto_ready_on_login");
     let (status, users) = get(&mut client, &format!("/presence/users?accountId={ACME}"));
@@ -250,6 +267,12 @@ fn bad_agent_requests_are_refused_by_field() {
 fn a_queued_caller_gets_the_dial_on_its_poll_and_the_fence_confirms_once() {
     let server = Server::demo(&[]);
     let mut client = server.client();
+    // Dan, logged in but not ready, staffs q_sales: the caller waits.
+    standby(
+        &mut client,
+        "1004",
+        json!([{"queueId": "q_sales", "level": 2}]),
+    );
     let held = enqueue(&mut client, "acd-1", "q_sales");
     assert_eq!(cmd(&held), "enqueue");
     assert_eq!(cmd(&poll(&mut client, "acd-1")), "noop");
@@ -480,4 +503,95 @@ fn agents_and_queued_callers_survive_a_crash() {
     assert_eq!(status, 200, "the lease survived");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_waiting_caller_leaves_by_no_agents_when_the_last_agent_logs_out() {
+    let server = Server::demo(&[]);
+    let mut client = server.client();
+    // Nobody logged in: deflected at join (q_sales: no_agents → voicemail).
+    let deflected = enqueue(&mut client, "na-0", "q_sales");
+    assert_eq!(cmd(&deflected), "play", "{deflected}");
+    standby(
+        &mut client,
+        "1004",
+        json!([{"queueId": "q_sales", "level": 1}]),
+    );
+    assert_eq!(cmd(&enqueue(&mut client, "na-1", "q_sales")), "enqueue");
+    assert_eq!(cmd(&poll(&mut client, "na-1")), "noop");
+    act(&mut client, "1004", "logout", None);
+    let out = poll(&mut client, "na-1");
+    assert_eq!(cmd(&out), "play", "to q_sales' voicemail: {out}");
+    let trace = trace(&mut client, "na-1");
+    let cdr = trace["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "queue_cdr")
+        .map(|e| e["data"].clone())
+        .expect("a queue CDR");
+    assert_eq!(
+        (cdr["disposition"].as_str(), cdr["exit"].as_str()),
+        (Some("no_agents"), Some("no_agents")),
+        "{trace}"
+    );
+}
+
+#[test]
+fn an_agents_phone_going_away_and_back_is_in_its_log() {
+    let server = Server::demo(&[]);
+    let mut client = server.client();
+    standby(
+        &mut client,
+        "1004",
+        json!([{"queueId": "q_sales", "level": 1}]),
+    );
+    let phone = |event: &str| {
+        json!({"type": "register", "event": event, "username": "1004", "realm": ACME_REALM,
+               "contact": "sip:1004@192.0.2.9:5060", "expires": 3600, "node": "edge-1"})
+    };
+    let last = |client: &mut Client| {
+        let dan = view(client, "1004");
+        let entry = dan["log"].as_array().unwrap().last().cloned().unwrap();
+        (
+            dan["bucket"].clone(),
+            entry["from"].clone(),
+            entry["to"].clone(),
+            entry["cause"].clone(),
+        )
+    };
+    let reply = client.request(
+        "POST",
+        "/presence/event",
+        &EDGE,
+        Some(&phone("unregistered")),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        last(&mut client),
+        (
+            json!("unreachable"),
+            json!("idle"),
+            json!("unreachable"),
+            json!("unregistered")
+        )
+    );
+    let reply = client.request("POST", "/presence/event", &EDGE, Some(&phone("registered")));
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        last(&mut client),
+        (
+            json!("idle"),
+            json!("unreachable"),
+            json!("idle"),
+            json!("registered")
+        )
+    );
+    // A refresh changes nothing: no entry.
+    let before = view(&mut client, "1004")["log"].as_array().unwrap().len();
+    client.request("POST", "/presence/event", &EDGE, Some(&phone("registered")));
+    assert_eq!(
+        view(&mut client, "1004")["log"].as_array().unwrap().len(),
+        before
+    );
 }

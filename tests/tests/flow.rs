@@ -52,6 +52,21 @@ fn edit_account(client: &mut Client, change: impl FnOnce(&mut Value)) -> (u16, V
     (put.status, put.json())
 }
 
+/// Dan's phone registers and Dan logs in to both demo queues, not ready:
+/// they hold callers (someone could take them) instead of deflecting them
+/// by `no_agents`, and nobody is offered.
+fn staff(client: &mut Client) {
+    for body in [
+        json!({"type": "register", "event": "registered", "username": "1004", "realm": ACME_REALM,
+               "contact": "sip:1004@192.0.2.9:5060", "expires": 3600, "node": "edge-1"}),
+        json!({"type": "agent", "accountId": ACME, "userId": "1004", "event": "login",
+               "queues": [{"queueId": "q_support", "level": 1}, {"queueId": "q_sales", "level": 2}]}),
+    ] {
+        let reply = client.request("POST", "/presence/event", &EDGE, Some(&body));
+        assert_eq!(reply.status, 200, "{}", reply.json());
+    }
+}
+
 #[test]
 fn a_routed_call_walks_the_demo_menu_to_a_queue_and_ends_with_its_dialog() {
     let server = Server::demo(&[]);
@@ -75,6 +90,7 @@ fn a_routed_call_walks_the_demo_menu_to_a_queue_and_ends_with_its_dialog() {
     );
     let rtjson = routed.json()["rtjson"].clone();
     assert_eq!(rtjson["flow_id"], "flow_main", "{rtjson}");
+    staff(&mut client);
     let menu = start(&mut client, "fl-1", "flow_main");
     assert_eq!(
         (menu["node"].as_str(), cmd(&menu), menu["seq"].as_u64()),
@@ -182,6 +198,7 @@ fn sessions_survive_a_crash_and_answer_on_either_core() {
     ];
     let server = Server::start_in(&dir, &args);
     let mut clients = client_on_each_shard(&server);
+    staff(&mut clients[0]);
     let owner = sipbrain_core::directory::owner_shard(ACME, 2);
     let other = 1 - owner;
     start(&mut clients[other], "crash-1", "flow_main");

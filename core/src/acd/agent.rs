@@ -156,17 +156,23 @@ impl Agent {
         }
         let after = self.state_bucket();
         if before != after {
-            if self.log.len() >= AGENT_LOG_MAX {
-                self.log.pop_front();
-            }
-            self.log.push_back(LogEntry {
-                at,
-                from: before.into(),
-                to: after.into(),
-                cause: cause.into(),
-                call_id: self.call.clone(),
-            });
+            self.log_change(at, before, after, cause);
         }
+    }
+
+    /// Appends a bucket change to the log (the oldest entry goes first
+    /// when it is full).
+    pub fn log_change(&mut self, at: Millis, from: &str, to: &str, cause: &str) {
+        if self.log.len() >= AGENT_LOG_MAX {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogEntry {
+            at,
+            from: from.into(),
+            to: to.into(),
+            cause: cause.into(),
+            call_id: self.call.clone(),
+        });
     }
 
     /// The level of the agent's membership of `queue_id`, if active.

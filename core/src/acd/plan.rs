@@ -206,26 +206,20 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Agents of `account` logged in, reachable and with `queue_id` among
-/// their active memberships (the EWT's staff), and whether any agent has
-/// it as an active membership at all.
-pub fn staffed(shard: &Shard, account: &Account, now: Millis, queue_id: &str) -> (u32, bool) {
+/// Agents of `account` logged in (any status but offline), registered,
+/// and with `queue_id` among their active memberships: the queue's staff
+/// (the EWT's divisor; none left means `no_agents`).
+pub fn staffed(shard: &Shard, account: &Account, now: Millis, queue_id: &str) -> u32 {
     let Some(acd) = shard.acd().account(&account.id) else {
-        return (0, false);
+        return 0;
     };
-    let members: Vec<&Agent> = acd
+    let staff = acd
         .agents
         .values()
         .filter(|a| a.status != super::Status::Offline && a.level_in(queue_id).is_some())
-        .collect();
-    let reachable = members
-        .iter()
         .filter(|a| shard.user_reachable(account, &a.user_id, now))
         .count();
-    (
-        u32::try_from(reachable).unwrap_or(u32::MAX),
-        !members.is_empty(),
-    )
+    u32::try_from(staff).unwrap_or(u32::MAX)
 }
 
 /// FNV-1a of a text (a stable hash, for the random strategy's draw).

@@ -2,26 +2,17 @@
 //! the reserve fence, expiry, wrap-up, exits, strategies; and a proptest
 //! over random sequences for one caller, one agent.
 
-use crate::account;
 use crate::acd::Status;
-use crate::api::agent::{AgentAction, AgentRequest};
+use crate::api::agent::AgentAction;
 use crate::api::flow::FlowStep;
 use crate::api::Call;
-use crate::auth::nonce::NonceKey;
 use crate::event::Event;
-use crate::presence::Binding;
-use crate::shard::{Shard, ShardConfig};
+use crate::shard::Shard;
 use crate::time::Millis;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-const ACME: &str = "acc_acme";
-/// Wednesday 2025-11-26 15:00 UTC (office hours in New York).
-const T0: Millis = Millis(1_764_169_200_000);
-
-fn demo_doc() -> Value {
-    serde_json::from_str(include_str!("../../../examples/demo/acme.json")).unwrap()
-}
+use crate::testkit::{agent_call, blank_shard, demo_doc, registered, shard_with, ACME, T0};
 
 struct Bench {
     shard: Shard,
@@ -32,14 +23,8 @@ struct Bench {
 
 impl Bench {
     fn new(doc: &Value) -> Bench {
-        let mut shard = Shard::new(ShardConfig::new(0, 1, NonceKey([7; 32])));
-        let account = account::parse(ACME, doc).expect("a valid test document");
-        shard.apply(&Event::AccountPut {
-            account_id: ACME.into(),
-            doc: account.to_json().to_string(),
-        });
         Bench {
-            shard,
+            shard: shard_with(doc),
             now: T0,
             events: Vec::new(),
             salt: 1,
@@ -63,20 +48,7 @@ impl Bench {
     }
 
     fn register(&mut self, device: &str) {
-        self.shard.apply(&Event::Registered {
-            account_id: ACME.into(),
-            device_id: device.into(),
-            binding: Binding {
-                contact: format!("sip:{device}@192.0.2.1"),
-                received: None,
-                path: None,
-                socket: None,
-                user_agent: None,
-                node: "edge-1".into(),
-                registered_at: self.now,
-                expires_at: self.now.plus_sec(3600),
-            },
-        });
+        self.shard.apply(&registered(device, self.now));
     }
 
     fn agent(
@@ -85,14 +57,16 @@ impl Bench {
         action: AgentAction,
         queues: Option<&[(&str, u32)]>,
     ) -> (u16, Value) {
-        let request = AgentRequest {
-            account_id: ACME.into(),
-            user: user.into(),
-            action,
-            reason: None,
-            queues: queues.map(|q| q.iter().map(|(id, l)| (id.to_string(), *l)).collect()),
-        };
-        self.run(&Call::AgentPost(Box::new(request)))
+        self.run(&agent_call(user, action, queues))
+    }
+
+    /// Registers and logs in `user`, not ready, in `queues`: the queues
+    /// are staffed (callers wait) but nobody is offered a call.
+    fn standby(&mut self, device: &str, user: &str, queues: &[(&str, u32)]) {
+        self.register(device);
+        let (status, view) = self.agent(user, AgentAction::Login, Some(queues));
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["agent"]["status"], "not_ready", "{view}");
     }
 
     /// Registers and logs in `user` as available in `queues`.
@@ -157,7 +131,7 @@ impl Bench {
     }
 
     fn rebuilt(&self) -> Shard {
-        let mut rebuilt = Shard::new(ShardConfig::new(0, 1, NonceKey([7; 32])));
+        let mut rebuilt = blank_shard();
         for event in self.shard.image() {
             rebuilt.apply(&event);
         }
@@ -267,10 +241,12 @@ fn a_ready_agent_is_offered_at_join_and_the_confirm_fences_by_epoch() {
 #[test]
 fn a_caller_waits_until_an_agent_is_ready_and_gets_the_dial_on_its_next_poll() {
     let mut b = Bench::demo();
+    b.standby("dev_dan", "us_dan", &[("q_support", 1)]);
     let held = b.start("c1", "sys:queue:q_support");
     assert_eq!(cmd(&held), "enqueue");
     assert_eq!(cmd(&b.poll("c1")), "noop");
-    b.ready("dev_dan", "us_dan", &[("q_support", 1)]);
+    let (status, _) = b.agent("us_dan", AgentAction::Available, None);
+    assert_eq!(status, 200);
     let dial = b.poll("c1");
     assert_eq!(cmd(&dial), "dial", "{dial}");
     assert_eq!(
@@ -384,11 +360,89 @@ fn an_abandon_withdraws_the_offer_and_frees_the_agent_for_the_next_caller() {
 #[test]
 fn an_agent_in_two_queues_takes_the_caller_of_its_lower_level_first() {
     let mut b = Bench::demo();
+    b.standby("dev_dan", "us_dan", &[("q_support", 1), ("q_sales", 2)]);
     b.start("c1", "sys:queue:q_support");
     b.start("c2", "sys:queue:q_sales");
-    // Carol needs a member to keep q_support open: it has doc members.
     b.ready("dev_carol", "us_carol", &[("q_support", 2), ("q_sales", 1)]);
     assert_eq!(b.view("us_carol")["call"], "c2", "q_sales is her level 1");
+}
+
+/// The `queue_cdr` entry of `call`'s trace, parsed.
+fn queue_cdr(b: &Bench, call: &str) -> Value {
+    let entry = b
+        .shard
+        .call(call)
+        .unwrap()
+        .trace
+        .iter()
+        .find(|t| t.kind == "queue_cdr")
+        .cloned();
+    serde_json::from_str(&entry.expect("a queue CDR").data).unwrap()
+}
+
+#[test]
+fn no_agents_deflects_at_join_and_ends_a_wait_once_nobody_is_logged_in_and_registered() {
+    let mut b = Bench::demo();
+    // Doc members, but nobody logged in: deflected at join to q_sales'
+    // no_agents destination (voicemail vm_main).
+    assert_eq!(cmd(&b.start("c0", "sys:queue:q_sales")), "play");
+    assert_eq!(
+        b.shard.flow_session("c0").unwrap().flow_id,
+        "sys:voicemail:vm_main"
+    );
+    // Logged in but not registered is not a viable agent either.
+    let (status, _) = b.agent("us_dan", AgentAction::Login, Some(&[("q_sales", 1)]));
+    assert_eq!(status, 200);
+    assert_eq!(cmd(&b.start("c1", "sys:queue:q_sales")), "play");
+
+    // Waiting: the last agent logs out → the next poll leaves by no_agents.
+    b.register("dev_dan");
+    assert_eq!(cmd(&b.start("c2", "sys:queue:q_sales")), "enqueue");
+    assert_eq!(cmd(&b.poll("c2")), "noop", "paused but logged in: viable");
+    let (status, _) = b.agent("us_dan", AgentAction::Logout, None);
+    assert_eq!(status, 200);
+    assert_eq!(cmd(&b.poll("c2")), "play");
+    assert_eq!(
+        b.shard.flow_session("c2").unwrap().flow_id,
+        "sys:voicemail:vm_main"
+    );
+    assert_eq!(b.shard.queued(ACME, "q_sales"), 0);
+    let cdr = queue_cdr(&b, "c2");
+    assert_eq!(
+        (cdr["disposition"].as_str(), cdr["exit"].as_str()),
+        (Some("no_agents"), Some("no_agents"))
+    );
+
+    // Waiting: the last agent's device unregisters → no_agents too.
+    b.standby("dev_dan", "us_dan", &[("q_sales", 1)]);
+    assert_eq!(cmd(&b.start("c3", "sys:queue:q_sales")), "enqueue");
+    b.shard.apply(&Event::Unregistered {
+        account_id: ACME.into(),
+        device_id: "dev_dan".into(),
+        contact: None,
+        at: b.now,
+    });
+    assert_eq!(cmd(&b.poll("c3")), "play");
+    assert_eq!(queue_cdr(&b, "c3")["exit"], "no_agents");
+
+    // A live offer runs to its end first: Carol is rung, then unregisters;
+    // the offer expires (a miss), and only then the caller leaves.
+    b.ready("dev_carol", "us_carol", &[("q_sales", 1)]);
+    let dial = b.start("c4", "sys:queue:q_sales");
+    assert_eq!(cmd(&dial), "dial", "{dial}");
+    b.shard.apply(&Event::Unregistered {
+        account_id: ACME.into(),
+        device_id: "dev_carol".into(),
+        contact: None,
+        at: b.now,
+    });
+    assert_eq!(cmd(&b.poll("c4")), "dial", "the offer is still live");
+    // q_sales: agent_ring_timeout_sec 20.
+    b.now = b.now.plus_sec(20);
+    assert_eq!(cmd(&b.poll("c4")), "noop", "expired: nobody to re-offer to");
+    assert_eq!(b.view("us_carol")["missed"], 1);
+    assert_eq!(cmd(&b.poll("c4")), "play");
+    assert_eq!(queue_cdr(&b, "c4")["exit"], "no_agents");
 }
 
 #[test]
@@ -475,6 +529,7 @@ fn ewt_deflects_at_join_and_positions_are_announced_when_they_change() {
 #[test]
 fn answered_without_a_confirmed_lease_is_refused() {
     let mut b = Bench::demo();
+    b.standby("dev_dan", "us_dan", &[("q_sales", 1)]);
     b.start("c1", "sys:queue:q_sales");
     let (status, body) = b.step("c1", "answered", json!({}));
     assert_eq!(
@@ -589,6 +644,18 @@ fn run_op(
         }
         Op::Poll(c) => {
             let (_, answer) = b.step(&call(c), "poll", json!({}));
+            // A caller still waiting after a poll has someone who could
+            // take it: an agent of its queue logged in and registered.
+            if let Some(caller) = b.shard.acd().caller(&call(c)).filter(|c| c.is_waiting()) {
+                let account = b.shard.account(ACME).unwrap();
+                let staff = crate::acd::plan::staffed(&b.shard, account, b.now, &caller.queue_id);
+                assert!(
+                    staff > 0,
+                    "{} waits in {} with nobody to take it: {answer}",
+                    caller.call_id,
+                    caller.queue_id
+                );
+            }
             if cmd(&answer) == "dial" {
                 leases.insert(call(c), answer["command"]["lease"].clone());
             }

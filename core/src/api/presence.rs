@@ -394,10 +394,20 @@ fn register(shard: &Shard, now: Millis, event: &RegisterEvent) -> Decision {
         "account_id": account.id, "user_id": device.user_id, "device_id": device.id,
         "reachable": contacts > 0, "contacts": contacts,
     }));
-    Decision {
-        reply,
-        events: vec![event_out],
-    }
+    let mut events = vec![event_out];
+    let user_reachable = contacts > 0
+        || account
+            .devices_of(&device.user_id)
+            .filter(|d| d.id != device.id)
+            .any(|d| registrations.reachable(&account.id, &d.id, now));
+    events.extend(reachability_logged(
+        shard,
+        account,
+        &device.user_id,
+        now,
+        user_reachable,
+    ));
+    Decision { reply, events }
 }
 
 fn dialog(shard: &Shard, now: Millis, event: &DialogEvent) -> Decision {
@@ -508,4 +518,37 @@ pub fn decide_sync(shard: &Shard, now: Millis, report: &SyncReport) -> Decision 
         reply: ok(json!({"released": released})),
         events,
     }
+}
+
+/// A logged-in agent whose phones went reachable or unreachable: its log
+/// gets the bucket change (`registered` / `unregistered`).
+fn reachability_logged(
+    shard: &Shard,
+    account: &crate::account::Account,
+    user_id: &str,
+    now: Millis,
+    reachable: bool,
+) -> Option<Event> {
+    let agent = shard.acd().account(&account.id)?.agents.get(user_id)?;
+    let before = shard.user_reachable(account, user_id, now);
+    if agent.status == crate::acd::Status::Offline || before == reachable {
+        return None;
+    }
+    let from = crate::acd::bucket(agent, before, false);
+    let to = crate::acd::bucket(agent, reachable, false);
+    if from == to {
+        return None;
+    }
+    let mut agent = agent.clone();
+    let cause = if reachable {
+        "registered"
+    } else {
+        "unregistered"
+    };
+    agent.log_change(now, from, to, cause);
+    Some(Event::AgentChanged {
+        agent: Box::new(agent),
+        at: now,
+        cause: cause.into(),
+    })
 }

@@ -83,7 +83,15 @@ pub fn queued_step(
     let deadline = session.wait.as_ref().map_or(now, |w| w.deadline);
     let mut plan = Plan::new(shard, account, now, salt);
     match step.outcome.as_str() {
-        "poll" if now < deadline => {}
+        "poll" if now < deadline => {
+            // A waiting caller with no viable agent left is the engine's
+            // to move on (`no_agents`); a live offer runs to its end first.
+            let caller = &plan.acd.callers[&session.call_id];
+            let staffed = crate::acd::plan::staffed(shard, account, now, &caller.queue_id);
+            if caller.is_waiting() && staffed == 0 {
+                return None;
+            }
+        }
         "no_answer" | "busy" | "failed" => {
             let epoch = step.data.get("epoch").and_then(|e| {
                 e.as_u64()

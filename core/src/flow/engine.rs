@@ -20,9 +20,9 @@ pub struct Ctx<'a> {
     pub now: Millis,
     /// Sessions held in a queue right now (for `max_queued`).
     pub queued: &'a dyn Fn(&str) -> usize,
-    /// Agents of a queue logged in and reachable, and whether any agent
-    /// has it as an active membership (for `ewt` and `no_agents`).
-    pub staffed: &'a dyn Fn(&str) -> (u32, bool),
+    /// Agents of a queue logged in and registered: its staff, for `ewt`,
+    /// and none means `no_agents`.
+    pub staffed: &'a dyn Fn(&str) -> u32,
 }
 
 /// The result of a step.
@@ -85,7 +85,10 @@ pub fn step(
         match s.phase {
             Phase::Queued | Phase::Webhook => {
                 let wait = s.wait.as_ref().expect("holding has a wait");
-                if ctx.now < wait.deadline {
+                // A held caller leaves by `no_agents` once no agent of its
+                // queue is logged in and registered (reference §7.7).
+                let unstaffed = s.phase == Phase::Queued && (ctx.staffed)(&wait.queue_id) == 0;
+                if ctx.now < wait.deadline && !unstaffed {
                     return Ok(Stepped::Hold(noop_answer(&s)));
                 }
             }
@@ -618,11 +621,13 @@ impl<'c, 'a> Run<'c, 'a> {
                 None => self.end(s, "completed", None),
             },
             (Phase::Queued, NodeSpec::Enqueue(e)) => {
-                // `poll` reaches here only past the deadline.
-                let outcome = if outcome == "poll" {
-                    "timeout"
-                } else {
-                    outcome
+                // `poll` reaches here only past the deadline, or before it
+                // with nobody left to take the call.
+                let before_deadline = s.wait.as_ref().is_some_and(|w| self.now() < w.deadline);
+                let outcome = match outcome {
+                    "poll" if before_deadline => "no_agents",
+                    "poll" => "timeout",
+                    other => other,
                 };
                 self.queue_exit(s, flow, &e.queue_id, outcome);
             }
@@ -893,11 +898,10 @@ impl<'c, 'a> Run<'c, 'a> {
                 }
             }
         }
-        let members = self.account().queue_members(&queue.id).count();
         let queued = (self.ctx.queued)(&queue.id);
-        let (staffed, active) = (self.ctx.staffed)(&queue.id);
+        let staffed = (self.ctx.staffed)(&queue.id);
         let position = u32::try_from(queued).unwrap_or(u32::MAX).saturating_add(1);
-        let exit = if members == 0 && !active {
+        let exit = if staffed == 0 {
             Some("no_agents")
         } else if crate::acd::ewt::exceeds(
             position,

@@ -2,23 +2,17 @@
 //! the guards, retries, durability of sessions and their traces.
 
 use crate::account;
+use crate::api::agent::AgentAction;
 use crate::api::flow::{decode, Decoded, WebhookReport};
 use crate::api::Call;
-use crate::auth::nonce::NonceKey;
 use crate::event::Event;
 use crate::flow::Phase;
-use crate::shard::{Shard, ShardConfig};
+use crate::shard::Shard;
 use crate::time::Millis;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-const ACME: &str = "acc_acme";
-/// Wednesday 2025-11-26 15:00 UTC (10:00 in New York: office hours).
-const T0: Millis = Millis(1_764_169_200_000);
-
-fn demo_doc() -> Value {
-    serde_json::from_str(include_str!("../../../examples/demo/acme.json")).unwrap()
-}
+use crate::testkit::{agent_call, blank_shard, demo_doc, registered, shard_with, ACME, T0};
 
 /// The demo account with one more flow `f` made of `nodes` and `edges`.
 fn doc_with(nodes: Value, edges: Value) -> Value {
@@ -38,14 +32,8 @@ struct Bench {
 
 impl Bench {
     fn new(doc: &Value) -> Bench {
-        let mut shard = Shard::new(ShardConfig::new(0, 1, NonceKey([7; 32])));
-        let account = account::parse(ACME, doc).expect("a valid test document");
-        shard.apply(&Event::AccountPut {
-            account_id: ACME.into(),
-            doc: account.to_json().to_string(),
-        });
         Bench {
-            shard,
+            shard: shard_with(doc),
             now: T0,
             call: "c1".into(),
             events: Vec::new(),
@@ -54,6 +42,27 @@ impl Bench {
 
     fn demo() -> Bench {
         Bench::new(&demo_doc())
+    }
+
+    /// The demo account, staffed (see [`Bench::staff`]).
+    fn staffed() -> Bench {
+        let mut b = Bench::demo();
+        b.staff();
+        b
+    }
+
+    /// Registers Dan and logs him in, not ready, to both demo queues: they
+    /// hold callers (someone could take them) without offering them.
+    fn staff(&mut self) {
+        self.shard.apply(&registered("dev_dan", self.now));
+        let login = agent_call(
+            "us_dan",
+            AgentAction::Login,
+            Some(&[("q_support", 1), ("q_sales", 2)]),
+        );
+        let (status, body) = self.run(&login);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["agent"]["status"], "not_ready");
     }
 
     fn flow(nodes: Value, edges: Value) -> Bench {
@@ -123,7 +132,7 @@ fn cmd(answer: &Value) -> &str {
 
 #[test]
 fn the_demo_menu_walks_every_branch() {
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     let first = b.start("flow_main");
     assert_eq!(first["node"], "menu");
     assert_eq!(first["seq"], 1);
@@ -140,13 +149,13 @@ fn the_demo_menu_walks_every_branch() {
     );
     assert_eq!(sales["command"]["queueId"], "q_sales");
 
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     b.start("flow_main");
     let support = b.digits("2");
     assert_eq!(support["command"]["queueId"], "q_support");
 
     // Three silences: re-prompt twice, then the timeout edge to voicemail.
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     b.start("flow_main");
     for seq in [2, 3] {
         let again = b.step("timeout");
@@ -179,7 +188,7 @@ fn the_demo_menu_walks_every_branch() {
 
     // Invalid keys: re-prompt with the notice, then `invalid` (no edge, no
     // default): the flow hangs up.
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     b.start("flow_main");
     b.digits("9");
     b.digits("8");
@@ -191,7 +200,7 @@ fn the_demo_menu_walks_every_branch() {
 
 #[test]
 fn seq_makes_retries_safe() {
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     b.start("flow_main");
     let moved = b.digits("1");
     assert_eq!(moved["seq"], 2);
@@ -288,7 +297,7 @@ fn bad_requests_are_refused_by_field() {
 
 #[test]
 fn a_queue_holds_without_logging_and_exits_by_its_destinations() {
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     let held = b.start("sys:queue:q_sales");
     assert_eq!(cmd(&held), "enqueue");
     assert_eq!(held["command"]["pollSec"], 2);
@@ -310,7 +319,7 @@ fn a_queue_holds_without_logging_and_exits_by_its_destinations() {
     assert_eq!(b.shard.queued(ACME, "q_sales"), 0);
 
     // The edge reports an exit (queue_full to the queue's destination).
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     b.start("sys:queue:q_support");
     let out = b.step("queue_full");
     assert_eq!(
@@ -319,7 +328,7 @@ fn a_queue_holds_without_logging_and_exits_by_its_destinations() {
         "{out}"
     );
     // Abandon ends the session.
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     b.start("sys:queue:q_support");
     assert_eq!(cmd(&b.step("abandon")), "hangup");
     assert!(!b.live());
@@ -341,6 +350,7 @@ fn a_queue_without_members_exits_no_agents_and_max_queued_is_enforced() {
     let mut doc = demo_doc();
     doc["queues"][1]["max_queued"] = json!(1);
     let mut b = Bench::new(&doc);
+    b.staff();
     assert_eq!(cmd(&b.start("sys:queue:q_support")), "enqueue");
     b.call = "c2".into();
     let second = b.start("sys:queue:q_support");
@@ -594,7 +604,7 @@ fn sessions_survive_a_restart_through_the_image_and_log() {
     b.start("flow_main");
     b.step("timeout");
     let image = b.shard.image();
-    let mut restarted = Shard::new(ShardConfig::new(0, 1, NonceKey([7; 32])));
+    let mut restarted = blank_shard();
     for event in &image {
         restarted.apply(event);
     }
@@ -614,7 +624,7 @@ fn sessions_survive_a_restart_through_the_image_and_log() {
 
 #[test]
 fn a_call_ending_under_its_flow_evicts_the_session_with_its_trace() {
-    let mut b = Bench::demo();
+    let mut b = Bench::staffed();
     b.start("flow_main");
     b.digits("1");
     assert_eq!(b.shard.flow_session("c1").unwrap().phase, Phase::Queued);

@@ -25,11 +25,17 @@ pub const ACCOUNT_PREFIX: &str = "acc_media_";
 const LIVE_MAX: usize = 3;
 /// Calls whose traces are checked at the end.
 const CHECKED_MAX: usize = 48;
+/// Ops that staff the queue before the first call: the agent's phone
+/// registers, then the agent logs in (not ready), so callers hold in
+/// `q_main` instead of leaving by `no_agents`, and nobody is offered.
+const STAFF_OPS: usize = 2;
 
 /// What an operation in flight was for.
 #[derive(Clone, Debug)]
 enum Intent {
     Provision,
+    /// One of the staffing ops (see [`STAFF_OPS`]).
+    Staff,
     Start {
         call_id: String,
     },
@@ -66,6 +72,8 @@ pub struct MediaEngine {
     index: usize,
     next_call: u64,
     provisioned: bool,
+    /// Staffing ops answered 200 so far.
+    staffed: usize,
     intent: Option<(u64, Intent)>,
     live: Vec<Session>,
     /// Calls started, to check at the end.
@@ -84,6 +92,7 @@ impl MediaEngine {
             index,
             next_call: 0,
             provisioned: false,
+            staffed: 0,
             intent: None,
             live: Vec::new(),
             started: Vec::new(),
@@ -130,6 +139,8 @@ impl MediaEngine {
             "name": format!("media {}", self.index),
             "domains": [{"domain": realm, "is_primary": 1}],
             "users": [{"id": "us_a", "username": "2001"}, {"id": "us_b", "username": "2002", "is_agent": 1}],
+            "devices": [{"id": "d_2002", "user_id": "us_b", "auth_username": "2002", "realm": realm,
+                         "ha1": "0".repeat(32), "ha1b": "0".repeat(32)}],
             "queues": [{"id": "q_main", "name": "main", "max_wait_sec": 30, "max_queued": 2,
                         "timeout_dest_kind": "voicemail", "timeout_dest_id": "vm_main"}],
             "queue_members": [{"queue_id": "q_main", "user_id": "us_b"}],
@@ -196,6 +207,24 @@ impl MediaEngine {
             .header("x-edge-token", EDGE_TOKEN)
             .attempts(ctx.knobs.edge_attempts_max)
             .json(body)
+    }
+
+    /// The next staffing op: us_b's phone registers, then us_b logs in.
+    fn staff(&mut self, ctx: &mut Ctx) -> Next {
+        let body = if self.staffed == 0 {
+            json!({"type": "register", "event": "registered", "username": "2002",
+                   "realm": format!("media-{}.sim.test", self.index),
+                   "contact": "sip:2002@10.4.1.1", "expires": 3600, "node": "media-edge"})
+        } else {
+            json!({"type": "agent", "accountId": self.account_id(), "userId": "us_b",
+                   "event": "login", "queues": [{"queueId": "q_main", "level": 1}]})
+        };
+        let op = ctx.model.new_op();
+        let request = Op::new(op, "media-staff", "POST", "/presence/event")
+            .header("x-edge-token", EDGE_TOKEN)
+            .attempts(ctx.knobs.edge_attempts_max)
+            .json(&body);
+        self.send(op, Intent::Staff, request)
     }
 
     fn start(&mut self, ctx: &mut Ctx) -> Next {
@@ -382,6 +411,9 @@ impl Actor for MediaEngine {
             let request = super::account_put(op, &self.account_id(), &self.document());
             return self.send(op, Intent::Provision, request);
         }
+        if self.staffed < STAFF_OPS && !ctx.healed {
+            return self.staff(ctx);
+        }
         if ctx.healed {
             // Hang up whatever is still in a flow, then read every trace.
             if let Some(i) = (!self.live.is_empty()).then_some(0) {
@@ -445,6 +477,12 @@ impl Actor for MediaEngine {
                     ));
                 }
             }
+            Intent::Staff => match reply.status {
+                200 => self.staffed += 1,
+                // Shed (503) or refused while the node restarts: try again.
+                503 | 409 => {}
+                _ => ctx.violation(format!("{name}: staffing answered {} {body}", reply.status)),
+            },
             Intent::Start { call_id } => {
                 // A retried start of a session that has moved on gets its
                 // current command; one that ended meanwhile is refused.
