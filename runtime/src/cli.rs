@@ -126,7 +126,7 @@ pub struct ServeArgs {
     /// Largest media upload, bytes [default: 67108864].
     #[arg(long, env = "SIPBRAIN_MEDIA_BODY_BYTES_MAX")]
     pub media_body_bytes_max: Option<usize>,
-    /// Requests queued towards one other shard before 503 [default: 1024].
+    /// Forwarded requests in flight towards one other shard (queued, sent or being served) before 503 [default: 1024].
     #[arg(long, env = "SIPBRAIN_FORWARD_QUEUE_MAX")]
     pub forward_queue_max: Option<usize>,
     /// Open connections per shard before new ones are refused [default: 10000].

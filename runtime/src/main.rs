@@ -139,6 +139,7 @@ fn server_settings(config: &Config) -> server::NodeSettings {
             media_body_bytes_max: config.media_body_bytes_max,
         },
         connections_max: config.connections_max,
+        forward_queue_max: config.forward_queue_max,
         media_dir: config.media_dir.clone(),
         tts_command: tts::Template::parse(&config.tts_command)
             .expect("Config::load checked tts_command"),

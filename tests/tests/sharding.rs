@@ -173,3 +173,191 @@ fn a_relative_data_dir_serves_with_two_shards() {
     }
     assert!(cwd.join("data").join("gen-1").join("shard-1").is_dir());
 }
+
+/// An account whose users `us_0`…`us_{users-1}` are agents.
+fn agents_account(id: &str, users: usize) -> serde_json::Value {
+    let users: Vec<serde_json::Value> = (0..users)
+        .map(
+            |u| json!({"id": format!("us_{u}"), "username": format!("{}", 100 + u), "is_agent": 1}),
+        )
+        .collect();
+    json!({"id": id, "domains": [{"domain": format!("{id}.example")}], "users": users})
+}
+
+/// Accounts owned by each of two shards, `per_shard` of each.
+fn accounts_on_both_shards(prefix: &str, per_shard: usize) -> Vec<String> {
+    let ids: Vec<String> = (0..200).map(|i| format!("{prefix}{i}")).collect();
+    let mut chosen = Vec::new();
+    for shard in 0..2 {
+        chosen.extend(
+            ids.iter()
+                .filter(|id| owner_shard(id, 2) == shard)
+                .take(per_shard)
+                .cloned(),
+        );
+    }
+    assert_eq!(chosen.len(), 2 * per_shard);
+    chosen
+}
+
+/// A request's bytes with the edge token (a JSON body when given).
+fn edge_bytes(method: &str, path: &str, body: Option<&serde_json::Value>) -> Vec<u8> {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    format!(
+        "{method} {path} HTTP/1.1\r\nhost: t\r\nx-edge-token: {EDGE_TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Many connections at once pipeline agent changes and reads for accounts
+/// owned by both cores: the calls each core forwards travel in batches
+/// (several connections' calls in one message, answered in one), and every
+/// connection still gets its answers in its own order, each one the state
+/// its own requests before it left (a pause carries a reason unique to its
+/// position).
+#[test]
+fn batched_forwarding_keeps_each_connections_answers_in_order() {
+    let server = Server::demo(&["--shards", "2"]);
+    let connections = 8;
+    let accounts = accounts_on_both_shards("acc_b", 3);
+    let mut admin = server.client();
+    for id in &accounts {
+        let put = admin.request(
+            "PUT",
+            &format!("/admin/accounts/{id}"),
+            &[("x-admin-token", ADMIN_TOKEN)],
+            Some(&agents_account(id, connections)),
+        );
+        assert_eq!(put.status, 200, "{:?}", put.json());
+    }
+    let rounds = 3;
+    let steps = [
+        ("login", "not_ready"),
+        ("available", "available"),
+        ("pause", "on_break"),
+        ("logout", "offline"),
+    ];
+    let threads: Vec<_> = (0..connections)
+        .map(|connection| {
+            let mut client = server.client();
+            let accounts = accounts.clone();
+            std::thread::spawn(move || {
+                // Each connection acts on its own user in every account.
+                let user = format!("us_{connection}");
+                let mut bytes = Vec::new();
+                let mut expected = Vec::new();
+                for round in 0..rounds {
+                    for (event, status) in steps {
+                        for account in &accounts {
+                            let reason = format!("r{round}-{account}-{connection}");
+                            let mut body =
+                                json!({"accountId": account, "userId": user, "event": event});
+                            if event == "pause" {
+                                body["reason"] = json!(reason);
+                            }
+                            bytes.extend(edge_bytes("POST", "/agent", Some(&body)));
+                            let path = format!("/agent?accountId={account}&userId={user}");
+                            bytes.extend(edge_bytes("GET", &path, None));
+                            let reason = (event == "pause").then_some(reason);
+                            expected.push((account.clone(), status, reason.clone()));
+                            expected.push((account.clone(), status, reason));
+                        }
+                    }
+                }
+                client.send_raw(&bytes);
+                for (index, (account, status, reason)) in expected.into_iter().enumerate() {
+                    let reply = client.read_reply();
+                    let answer = reply.json();
+                    let at = format!("connection {connection}, answer {index} ({account})");
+                    assert_eq!(reply.status, 200, "{at}: {answer}");
+                    let agent = &answer["agent"];
+                    assert_eq!(agent["userId"], user.as_str(), "{at}: {answer}");
+                    assert_eq!(agent["status"], status, "{at}: {answer}");
+                    if let Some(reason) = reason {
+                        assert_eq!(agent["reason"], reason.as_str(), "{at}: {answer}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .expect("every connection's answers are right and in order");
+    }
+}
+
+/// With room for one forwarded request per core pair, many connections
+/// forwarding at once are shed with 503 `overloaded` (never a wait, never
+/// a wrong answer); the others are answered, and so is a request after the
+/// load.
+#[test]
+fn forwarding_past_the_queue_bound_is_shed_with_503() {
+    let server = Server::demo(&["--shards", "2", "--forward-queue-max", "1"]);
+    let accounts = accounts_on_both_shards("acc_q", 2);
+    let mut admin = server.client();
+    for id in &accounts {
+        let put = admin.request(
+            "PUT",
+            &format!("/admin/accounts/{id}"),
+            &[("x-admin-token", ADMIN_TOKEN)],
+            Some(&agents_account(id, 1)),
+        );
+        // One client, one request at a time: never past the bound.
+        assert_eq!(put.status, 200, "{:?}", put.json());
+    }
+    let mut shed = 0;
+    for _attempt in 0..20 {
+        let threads: Vec<_> = (0..32)
+            .map(|_| {
+                let mut client = server.client();
+                let accounts = accounts.clone();
+                std::thread::spawn(move || {
+                    let mut bytes = Vec::new();
+                    for account in &accounts {
+                        let path = format!("/agent?accountId={account}&userId=us_0");
+                        bytes.extend(edge_bytes("GET", &path, None));
+                    }
+                    client.send_raw(&bytes);
+                    let mut shed = 0;
+                    for account in &accounts {
+                        let reply = client.read_reply();
+                        let answer = reply.json();
+                        if reply.status == 503 {
+                            assert_eq!(answer["error"]["code"], "overloaded", "{answer}");
+                            shed += 1;
+                        } else {
+                            assert_eq!(reply.status, 200, "{account}: {answer}");
+                            assert_eq!(answer["agent"]["userId"], "us_0", "{account}: {answer}");
+                            assert_eq!(answer["agent"]["status"], "offline", "{answer}");
+                        }
+                    }
+                    shed
+                })
+            })
+            .collect();
+        for thread in threads {
+            shed += thread.join().expect("answered: 200 or 503");
+        }
+        if shed > 0 {
+            break;
+        }
+    }
+    assert!(
+        shed > 0,
+        "32 connections forwarding at once never passed a bound of 1"
+    );
+    let mut client = server.client();
+    for account in &accounts {
+        let path = format!("/agent?accountId={account}&userId=us_0");
+        let reply = client.request("GET", &path, &[("x-edge-token", EDGE_TOKEN)], None);
+        assert_eq!(
+            reply.status,
+            200,
+            "{account} after the load: {:?}",
+            reply.json()
+        );
+    }
+}

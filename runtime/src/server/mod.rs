@@ -71,6 +71,9 @@ pub fn run(plan: Plan) -> Result<(), String> {
     for (id, observe) in observes.into_iter().enumerate() {
         let (plan, shared) = (plan.clone(), shared.clone());
         let (requests, replies) = (requests.clone(), replies.clone());
+        // glommio spins only after this core last ran a task (then parks),
+        // so it spins while busy and an idle core sleeps; the setting is
+        // read once when the executor starts (no switch at run time).
         let builder = LocalExecutorBuilder::new(Placement::Fixed(id % cores))
             .name(&format!("shard-{id}"))
             .io_memory(plan.config.io_memory_bytes)
@@ -144,22 +147,27 @@ async fn shard_main(
         journal,
         observe,
     ));
+    node::spawn_mesh_tasks(&node);
     let forwarded_max = plan.config.forward_queue_max;
     for (source, stream) in request_receivers.streams() {
         let node = node.clone();
         glommio::spawn_local(async move {
             while let Some(message) = stream.recv().await {
                 // Directory broadcasts apply inline, in arrival order.
-                // Forwarded calls run concurrently so they share group
-                // commits; past the bound, one at a time (backpressure).
-                let concurrent = matches!(message, mesh::ToShard::Call { .. })
-                    && node.forwarded.get() < forwarded_max;
+                // Batches of forwarded calls run concurrently so they
+                // share group commits; past the bound (in calls), one
+                // batch at a time (backpressure).
+                let calls = match &message {
+                    mesh::ToShard::Calls(calls) => calls.len(),
+                    mesh::ToShard::Broadcast { .. } => 0,
+                };
+                let concurrent = calls > 0 && node.forwarded.get() < forwarded_max;
                 if concurrent {
                     let node = node.clone();
-                    node.forwarded.set(node.forwarded.get() + 1);
+                    node.forwarded.set(node.forwarded.get() + calls);
                     glommio::spawn_local(async move {
                         node.serve_requests(source, message).await;
-                        node.forwarded.set(node.forwarded.get() - 1);
+                        node.forwarded.set(node.forwarded.get() - calls);
                     })
                     .detach();
                 } else {

@@ -9,7 +9,7 @@ use crate::observe::{metrics, Observe};
 use crate::store::journal::Journal;
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::Senders;
-use glommio::channels::local_channel::LocalSender;
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use rand::rngs::StdRng;
 use rand::RngCore;
 use sipbrain_core::api::gate::GateConfig;
@@ -46,6 +46,30 @@ pub struct Shared {
 enum Done {
     Reply(Response),
     Ack,
+    /// The target's queue was full: the call was never sent (503).
+    Shed,
+}
+
+/// One forwarded request towards a core, counted while it is in flight
+/// (released on drop, also when the waiting request is cancelled).
+struct Slot<'a>(&'a Cell<usize>);
+
+impl<'a> Slot<'a> {
+    fn take(count: &'a Cell<usize>) -> Slot<'a> {
+        count.set(count.get() + 1);
+        Slot(count)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+/// The answer when the owning shard's queue is full.
+fn overloaded() -> Response {
+    ApiError::new(503, "overloaded", "the owning shard's queue is full; retry").to_response()
 }
 
 /// An answer being computed; it borrows the node.
@@ -57,13 +81,39 @@ enum Answer<'a> {
     Waiting(Pending<'a>),
 }
 
-/// Awaits every waiting answer, in order.
+/// Awaits every waiting answer. They run together (one answer's broadcast
+/// does not wait for the one before it to be acked), polled in order, so
+/// answers whose events became durable in one group commit queue their
+/// broadcasts in decision order.
 async fn finish_answers(answers: &mut [Answer<'_>]) {
-    for answer in answers.iter_mut() {
-        if let Answer::Waiting(pending) = answer {
-            *answer = Answer::Done(pending.await);
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for answer in answers.iter_mut() {
+            if let Answer::Waiting(pending) = answer {
+                match pending.as_mut().poll(cx) {
+                    std::task::Poll::Ready(response) => *answer = Answer::Done(response),
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
         }
-    }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+/// The responses of answers that are all done, in order.
+fn into_responses(answers: Vec<Answer<'_>>) -> Vec<Response> {
+    answers
+        .into_iter()
+        .map(|answer| match answer {
+            Answer::Done(response) => response,
+            Answer::Waiting(_) => unreachable!("finish_answers awaited every answer"),
+        })
+        .collect()
 }
 
 /// Settings a node needs besides its shard.
@@ -72,6 +122,9 @@ pub struct NodeSettings {
     pub gates: GateConfig,
     pub limits: ParseLimits,
     pub connections_max: usize,
+    /// Requests this core may have in flight towards one other core
+    /// (queued, sent or being served) before it sheds with 503.
+    pub forward_queue_max: usize,
     /// The media object store's directory.
     pub media_dir: std::path::PathBuf,
     /// The TTS engine's command template.
@@ -101,8 +154,20 @@ pub struct Node {
     replies: Senders<FromShard>,
     pending: RefCell<BTreeMap<u64, oneshot::Sender<Done>>>,
     next_id: Cell<u64>,
-    /// One broadcast at a time, in order (FIFO waiters).
-    broadcast_turn: glommio::sync::Semaphore,
+    /// Forwarded requests in flight towards each core (the 503 bound).
+    outstanding: Vec<Cell<usize>>,
+    /// Calls waiting to go to each core: the forwarder sends each core's
+    /// as one message once the tasks that are ready now have run.
+    outbox: RefCell<Vec<Vec<(u64, Call)>>>,
+    /// Wakes the forwarder (capacity one: a ring is never lost).
+    outbox_bell: LocalSender<()>,
+    /// Broadcasts waiting for the next message to every other core, in
+    /// the order their events became durable, with their waiters.
+    broadcasts: RefCell<Vec<(Vec<Event>, oneshot::Sender<()>)>>,
+    /// Wakes the broadcaster.
+    broadcast_bell: LocalSender<()>,
+    /// The two bells' receivers, until `spawn_mesh_tasks` takes them.
+    bells: RefCell<Option<(LocalReceiver<()>, LocalReceiver<()>)>>,
     /// Flow webhooks to perform, once their event is durable.
     webhooks: RefCell<Option<LocalSender<WebhookCall>>>,
     /// When the agents-by-bucket gauges were last counted (a pass over the
@@ -131,6 +196,8 @@ impl Node {
     ) -> Node {
         let media = Rc::new(MediaStore::new(settings.media_dir.clone(), id));
         let tts = Tts::new(media.clone(), settings.tts_command.clone());
+        let (outbox_bell, outbox_rung) = local_channel::new_bounded(1);
+        let (broadcast_bell, broadcast_rung) = local_channel::new_bounded(1);
         Node {
             id,
             shards,
@@ -150,7 +217,12 @@ impl Node {
             replies,
             pending: RefCell::new(BTreeMap::new()),
             next_id: Cell::new(1),
-            broadcast_turn: glommio::sync::Semaphore::new(1),
+            outstanding: (0..shards).map(|_| Cell::new(0)).collect(),
+            outbox: RefCell::new(vec![Vec::new(); shards]),
+            outbox_bell,
+            broadcasts: RefCell::new(Vec::new()),
+            broadcast_bell,
+            bells: RefCell::new(Some((outbox_rung, broadcast_rung))),
             webhooks: RefCell::new(None),
             agents_counted_at: Cell::new(None),
         }
@@ -188,13 +260,7 @@ impl Node {
             }
         }
         finish_answers(&mut answers).await;
-        let responses: Vec<Response> = answers
-            .into_iter()
-            .map(|answer| match answer {
-                Answer::Done(response) => response,
-                Answer::Waiting(_) => unreachable!("finish_answers awaited every answer"),
-            })
-            .collect();
+        let responses = into_responses(answers);
         assert_eq!(responses.len(), requests.len(), "one answer per request");
         responses
     }
@@ -433,33 +499,86 @@ impl Node {
         }
     }
 
+    /// Sends `call` to core `target` and waits for its answer. The call
+    /// goes into that core's outbox; the forwarder sends everything queued
+    /// for a core as one message (see `spawn_mesh_tasks`). Past
+    /// `forward_queue_max` requests in flight towards `target`, or when
+    /// its queue is full, the answer is 503 at once: a shard never waits
+    /// for room on another.
     async fn forward(&self, target: usize, call: Call) -> Response {
+        let outstanding = &self.outstanding[target];
+        if outstanding.get() >= self.settings.forward_queue_max {
+            return overloaded();
+        }
+        let _slot = Slot::take(outstanding);
         let (id, done) = self.expect_reply();
-        if self
-            .requests
-            .try_send_to(target, ToShard::Call { id, call })
-            .is_err()
-        {
-            self.pending.borrow_mut().remove(&id);
-            return ApiError::new(503, "overloaded", "the owning shard's queue is full; retry")
-                .to_response();
+        let ring = {
+            let mut outbox = self.outbox.borrow_mut();
+            outbox[target].push((id, call));
+            outbox[target].len() == 1
+        };
+        if ring {
+            // Full means it already rang and the forwarder has not run yet.
+            let _ = self.outbox_bell.try_send(());
         }
         match done.await {
             Ok(Done::Reply(response)) => response,
+            Ok(Done::Shed) => overloaded(),
             _ => ApiError::new(503, "shard_unavailable", "the owning shard did not answer")
                 .to_response(),
         }
     }
 
-    /// Sends directory events to every other core, one broadcast at a
-    /// time (in the order their events became durable), and waits for the
-    /// acks. During shutdown a peer may be gone: the events are durable on
-    /// this core, and every core gets the directory from it at the next
-    /// start, so nothing is lost by not waiting.
+    /// Sends every outbox, one message per core. Calls that do not fit in
+    /// a full queue are answered 503 (their requests are still counted in
+    /// `outstanding`, so this is rare).
+    fn flush_outbox(&self) {
+        let batches: Vec<(usize, Vec<(u64, Call)>)> = self
+            .outbox
+            .borrow_mut()
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, calls)| !calls.is_empty())
+            .map(|(target, calls)| (target, std::mem::take(calls)))
+            .collect();
+        for (target, calls) in batches {
+            let ids: Vec<u64> = calls.iter().map(|(id, _)| *id).collect();
+            if self
+                .requests
+                .try_send_to(target, ToShard::Calls(calls))
+                .is_err()
+            {
+                for id in ids {
+                    self.finish(id, Done::Shed);
+                }
+            }
+        }
+    }
+
+    /// Sends directory events to every other core and waits for the acks.
+    /// Broadcasts queue in the order they are asked for (the order their
+    /// events became durable); the broadcaster sends all that queued while
+    /// the previous one was in flight as one message. During shutdown a
+    /// peer may be gone: the events are durable on this core, and every
+    /// core gets the directory from it at the next start, so nothing is
+    /// lost by not waiting.
     async fn broadcast(&self, events: Vec<Event>) {
-        let Ok(_permit) = self.broadcast_turn.acquire_permit(1).await else {
+        if self.shards == 1 {
             return;
-        };
+        }
+        let (done, acked) = oneshot::channel();
+        self.broadcasts.borrow_mut().push((events, done));
+        let _ = self.broadcast_bell.try_send(());
+        let acked = acked.await.is_ok();
+        assert!(
+            acked || self.stopping(),
+            "every shard acks a broadcast while the brain runs"
+        );
+    }
+
+    /// Sends one broadcast message to every other core and waits for their
+    /// acks. False when a peer is gone (only while stopping).
+    async fn send_broadcast(&self, events: Vec<Event>) -> bool {
         let mut waits = Vec::new();
         for peer in (0..self.shards).filter(|p| *p != self.id) {
             let (id, done) = self.expect_reply();
@@ -468,18 +587,22 @@ impl Node {
                 events: events.clone(),
             };
             if self.requests.send_to(peer, message).await.is_err() {
+                self.pending.borrow_mut().remove(&id);
                 assert!(self.stopping(), "shard {peer} is gone while the brain runs");
-                return;
+                return false;
             }
             waits.push(done);
         }
+        let mut all = true;
         for done in waits {
             let acked = matches!(done.await, Ok(Done::Ack));
             assert!(
                 acked || self.stopping(),
                 "every shard acks a broadcast while the brain runs"
             );
+            all &= acked;
         }
+        all
     }
 
     pub fn stopping(&self) -> bool {
@@ -494,15 +617,18 @@ impl Node {
         (id, receiver)
     }
 
-    /// Serves what core `source` sends on the request mesh, one at a time.
+    /// Serves what core `source` sends on the request mesh. A batch of
+    /// calls is decided and applied in order, without a pause, and waits
+    /// for one group commit (like pipelined requests); its answers go back
+    /// as one message.
     pub async fn serve_requests(&self, source: usize, message: ToShard) {
         let answer = match message {
-            ToShard::Call { id, call } => {
-                let _serving = metrics::hold(&self.observe.shard.forwarded);
-                FromShard::Reply {
-                    id,
-                    response: self.execute(call).await,
-                }
+            ToShard::Calls(calls) => {
+                let _serving: Vec<metrics::Held<'_>> = calls
+                    .iter()
+                    .map(|_| metrics::hold(&self.observe.shard.forwarded))
+                    .collect();
+                FromShard::Replies(self.execute_batch(calls).await)
             }
             ToShard::Broadcast { id, events } => {
                 let mut shard = self.shard.borrow_mut();
@@ -517,15 +643,81 @@ impl Node {
         let _ = self.replies.send_to(source, answer).await;
     }
 
-    /// Completes the waiting request a reply or ack belongs to.
+    /// Executes forwarded calls in order: each is decided and applied at
+    /// once, then all wait for their group commit together.
+    async fn execute_batch(&self, calls: Vec<(u64, Call)>) -> Vec<(u64, Response)> {
+        let mut ids = Vec::with_capacity(calls.len());
+        let mut answers: Vec<Answer<'_>> = Vec::with_capacity(calls.len());
+        for (id, call) in calls {
+            ids.push(id);
+            let mut answer: Pending<'_> = Box::pin(self.execute(call));
+            match futures_lite::future::poll_once(&mut answer).await {
+                Some(response) => answers.push(Answer::Done(response)),
+                None => answers.push(Answer::Waiting(answer)),
+            }
+        }
+        finish_answers(&mut answers).await;
+        ids.into_iter().zip(into_responses(answers)).collect()
+    }
+
+    /// Completes the waiting requests a reply batch or an ack belongs to.
     pub fn complete(&self, message: FromShard) {
-        let (id, done) = match message {
-            FromShard::Reply { id, response } => (id, Done::Reply(response)),
-            FromShard::Ack { id } => (id, Done::Ack),
-        };
+        match message {
+            FromShard::Replies(replies) => {
+                for (id, response) in replies {
+                    self.finish(id, Done::Reply(response));
+                }
+            }
+            FromShard::Ack { id } => self.finish(id, Done::Ack),
+        }
+    }
+
+    fn finish(&self, id: u64, done: Done) {
         if let Some(sender) = self.pending.borrow_mut().remove(&id) {
             // The requester may have gone (its connection closed): fine.
             let _ = sender.send(done);
         }
     }
+}
+
+/// Starts this core's two senders: the forwarder, which sends each core's
+/// outbox as one message whenever it is rung (after the tasks that were
+/// ready when it was rung, so calls forwarded by many connections in one
+/// turn of the executor travel together), and the broadcaster, which sends
+/// the broadcasts that queued while the previous one was in flight as one
+/// message and completes their waiters on the acks.
+pub fn spawn_mesh_tasks(node: &Rc<Node>) {
+    let (outbox_rung, broadcast_rung) = node
+        .bells
+        .borrow_mut()
+        .take()
+        .expect("spawn_mesh_tasks runs once per node");
+    let forwarder = node.clone();
+    glommio::spawn_local(async move {
+        while outbox_rung.recv().await.is_some() {
+            forwarder.flush_outbox();
+        }
+    })
+    .detach();
+    let broadcaster = node.clone();
+    glommio::spawn_local(async move {
+        while broadcast_rung.recv().await.is_some() {
+            let queued = std::mem::take(&mut *broadcaster.broadcasts.borrow_mut());
+            if queued.is_empty() {
+                continue;
+            }
+            let mut events = Vec::new();
+            let mut waiters = Vec::with_capacity(queued.len());
+            for (batch, waiter) in queued {
+                events.extend(batch);
+                waiters.push(waiter);
+            }
+            if broadcaster.send_broadcast(events).await {
+                for waiter in waiters {
+                    let _ = waiter.send(());
+                }
+            }
+        }
+    })
+    .detach();
 }
