@@ -868,3 +868,5 @@ fn a_deleted_accounts_registrations_are_forgotten() {
     let routed = decide_now(&shard, &from_bob("1001"));
     assert_eq!(routed.rtjson["flow_id"], "sys:voicemail:vm_main");
 }
+
+mod golden;
