@@ -7,7 +7,7 @@ use crate::calls::{CallStart, TraceEvent};
 use crate::event::Event;
 use crate::http::Response;
 use crate::limits::LIVE_CALLS_PER_SHARD_MAX;
-use crate::route::{self, rtjson, RouteRequest, Routed};
+use crate::route::{self, rtjson, RouteRequest, Routed, Step};
 use crate::shard::{Decision, Shard};
 use crate::time::Millis;
 use serde::Serialize;
@@ -63,7 +63,7 @@ struct RoutedTrace<'a> {
     node: &'a str,
     action: &'a Value,
     detail: Option<&'a Value>,
-    steps: &'a [Value],
+    steps: &'a [Step<'a>],
 }
 
 /// The trace entry of an admitted call.
@@ -77,7 +77,7 @@ struct AdmittedTrace<'a> {
 fn call_start(
     request: &RouteRequest,
     account_id: &str,
-    routed: &Routed,
+    routed: &Routed<'_>,
     rtjson: String,
     now: Millis,
 ) -> CallStart {
@@ -143,10 +143,10 @@ pub fn explain(shard: &Shard, now: Millis, request: &RouteRequest) -> Decision {
         "account_id": routed.account_id,
         "direction": routed.direction.map(|d| d.as_str()),
         "decision": routed.rtjson,
-        "reasons": routed.trail.steps,
-        "cac": routed.checks.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
-        "schedule": routed.schedule,
-        "trunk": routed.trunk,
+        "reasons": routed.trail,
+        "cac": routed.trail.checks(),
+        "schedule": routed.trail.schedule(),
+        "trunk": routed.trail.trunk(),
         "would_admit": routed.admission.as_ref().map(|a| a.dims.iter().map(|d| d.label()).collect::<Vec<_>>()),
     })))
 }
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn a_routed_trace_is_the_bytes_of_its_value() {
         let rtjson = json!({"action": "outbound", "detail": "pstn"});
-        let steps = vec![json!({"step": "caller", "user": "us_alice"})];
+        let steps = vec![Step::caller_device("us_alice", "dev_alice")];
         let typed = RoutedTrace {
             direction: Some("outbound"),
             from: "1001",
@@ -178,7 +178,8 @@ mod tests {
         };
         let value = json!({"direction": "outbound", "from": "1001", "to": "+12125550100",
             "node": "edge-1", "action": rtjson["action"], "detail": rtjson.get("detail"),
-            "steps": steps});
+            "steps": [{"step": "caller", "authenticated": "digest", "user_id": "us_alice",
+                       "device_id": "dev_alice"}]});
         assert_eq!(serde_json::to_string(&typed).unwrap(), value.to_string());
         let admitted = AdmittedTrace {
             dims: vec!["account".into()],

@@ -3,12 +3,12 @@
 //! reachable devices only, none → `fwd_noanswer` → voicemail → 480.
 
 use super::rtjson;
-use super::Trail;
+use super::{Step, Trail};
 use crate::account::{Account, DestKind, RingStrategy, User};
 use crate::limits::ROUTE_HOPS_MAX;
 use crate::presence::Registrations;
 use crate::time::Millis;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// What a target needs to be resolved.
 pub struct Targets<'a> {
@@ -21,21 +21,24 @@ pub struct Targets<'a> {
     pub vars: Map<String, Value>,
 }
 
-impl Targets<'_> {
+impl<'a> Targets<'a> {
     /// The rtjson of `kind`/`id`, following forwards at most
     /// [`ROUTE_HOPS_MAX`] hops.
     pub fn resolve(
         &self,
         kind: DestKind,
-        id: Option<&str>,
-        trail: &mut Trail,
+        id: Option<&'a str>,
+        trail: &mut Trail<'a>,
         hops: usize,
     ) -> Value {
         if hops >= ROUTE_HOPS_MAX {
-            trail.note("target", json!({"loop": true, "hops": hops}));
+            trail.note(Step::target_loop(hops));
             return rtjson::reject(482, "Loop Detected", "forward_loop");
         }
-        trail.note("target", json!({"dest_kind": kind.as_str(), "dest_id": id}));
+        trail.note(Step::Target {
+            dest_kind: kind.as_str(),
+            dest_id: id,
+        });
         let account_id = &self.account.id;
         let system = |prefix: &str| match id {
             Some(id) => rtjson::flow(account_id, &format!("sys:{prefix}:{id}"), &self.vars),
@@ -77,31 +80,40 @@ impl Targets<'_> {
     }
 
     /// A user's call handling (reference §5).
-    fn user(&self, user: &User, trail: &mut Trail, hops: usize) -> Value {
+    fn user(&self, user: &'a User, trail: &mut Trail<'a>, hops: usize) -> Value {
         if !user.active {
-            trail.note("user", json!({"user_id": user.id, "disabled": true}));
+            trail.note(Step::user_disabled(&user.id));
             return rtjson::reject(480, "Temporarily Unavailable", "user_disabled");
         }
         if let Some(kind) = user.fwd_always_kind {
-            trail.note("user", json!({"user_id": user.id, "rule": "fwd_always"}));
+            trail.note(Step::UserRule {
+                user_id: &user.id,
+                rule: "fwd_always",
+            });
             return self.resolve(kind, user.fwd_always_id.as_deref(), trail, hops + 1);
         }
         if user.dnd {
-            trail.note("user", json!({"user_id": user.id, "rule": "dnd"}));
+            trail.note(Step::UserRule {
+                user_id: &user.id,
+                rule: "dnd",
+            });
             if let Some(kind) = user.fwd_busy_kind {
                 return self.resolve(kind, user.fwd_busy_id.as_deref(), trail, hops + 1);
             }
             return self.voicemail_or(user, trail, hops, 486, "Busy Here", "dnd");
         }
         let routes = self.routes(user);
-        trail.note(
-            "user",
-            json!({"user_id": user.id, "ring_strategy": user.ring_strategy.as_str(),
-                   "reachable_contacts": routes.len()}),
-        );
+        trail.note(Step::UserRings {
+            user_id: &user.id,
+            ring_strategy: user.ring_strategy.as_str(),
+            reachable_contacts: routes.len(),
+        });
         if routes.is_empty() {
             if let Some(kind) = user.fwd_noanswer_kind {
-                trail.note("user", json!({"user_id": user.id, "rule": "fwd_noanswer"}));
+                trail.note(Step::UserRule {
+                    user_id: &user.id,
+                    rule: "fwd_noanswer",
+                });
                 return self.resolve(kind, user.fwd_noanswer_id.as_deref(), trail, hops + 1);
             }
             return self.voicemail_or(
@@ -128,8 +140,8 @@ impl Targets<'_> {
 
     fn voicemail_or(
         &self,
-        user: &User,
-        trail: &mut Trail,
+        user: &'a User,
+        trail: &mut Trail<'a>,
         hops: usize,
         code: u16,
         reason: &str,
