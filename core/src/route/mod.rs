@@ -31,13 +31,13 @@ pub const PSTN_DIGITS_MIN: usize = 7;
 
 /// A decision with everything that explains it, borrowing the shard's
 /// accounts (the trail's ids).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Routed<'a> {
     /// The account the call belongs to (None: nobody's call).
     pub account_id: Option<String>,
     pub direction: Option<Direction>,
     /// The `rtjson` answered.
-    pub rtjson: Value,
+    pub rtjson: rtjson::Rtjson<'a>,
     /// Counters to take (None for rejects and calls outside CAC).
     pub admission: Option<Admission>,
     /// Soft limits passed (admitted, flagged).
@@ -52,9 +52,14 @@ pub struct Routed<'a> {
 }
 
 impl<'a> Routed<'a> {
-    fn reject(mut self, code: u16, reason: &str, detail: impl Into<Cow<'a, str>>) -> Routed<'a> {
+    fn reject(
+        mut self,
+        code: u16,
+        reason: &'static str,
+        detail: impl Into<Cow<'a, str>>,
+    ) -> Routed<'a> {
         let detail = detail.into();
-        self.rtjson = rtjson::reject(code, reason, &detail);
+        self.rtjson = rtjson::reject(code, reason, detail.clone());
         self.trail.note(Step::Reject { code, detail });
         self.admission = None;
         self
@@ -90,7 +95,13 @@ pub fn decide<'a>(shard: &'a Shard, now: Millis, request: &RouteRequest) -> Rout
             .to_number
             .clone()
             .unwrap_or_else(|| request.to.clone()),
-        ..Routed::default()
+        account_id: None,
+        direction: None,
+        // Replaced on every path below.
+        rtjson: rtjson::reject(404, "Not Found", "no_such_destination"),
+        admission: None,
+        soft: Vec::new(),
+        trail: Trail::default(),
     };
     let directory = shard.directory();
     let did_owner = request
@@ -514,7 +525,7 @@ fn finish<'a>(
         vars,
     };
     let rtjson = targets.resolve(kind, id, &mut routed.trail, 0);
-    if rtjson::is_reject(&rtjson) {
+    if rtjson.is_reject() {
         routed.admission = None;
     }
     routed.rtjson = rtjson;

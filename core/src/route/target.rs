@@ -2,7 +2,7 @@
 //! rules of reference §5: `fwd_always`, `dnd` → `fwd_busy` → voicemail,
 //! reachable devices only, none → `fwd_noanswer` → voicemail → 480.
 
-use super::rtjson;
+use super::rtjson::{self, Rtjson};
 use super::{Step, Trail};
 use crate::account::{Account, DestKind, RingStrategy, User};
 use crate::limits::ROUTE_HOPS_MAX;
@@ -30,7 +30,7 @@ impl<'a> Targets<'a> {
         id: Option<&'a str>,
         trail: &mut Trail<'a>,
         hops: usize,
-    ) -> Value {
+    ) -> Rtjson<'a> {
         if hops >= ROUTE_HOPS_MAX {
             trail.note(Step::target_loop(hops));
             return rtjson::reject(482, "Loop Detected", "forward_loop");
@@ -41,7 +41,7 @@ impl<'a> Targets<'a> {
         });
         let account_id = &self.account.id;
         let system = |prefix: &str| match id {
-            Some(id) => rtjson::flow(account_id, &format!("sys:{prefix}:{id}"), &self.vars),
+            Some(id) => rtjson::flow(account_id, format!("sys:{prefix}:{id}"), &self.vars),
             None => rtjson::reject(404, "Not Found", "target_missing"),
         };
         match kind {
@@ -80,7 +80,7 @@ impl<'a> Targets<'a> {
     }
 
     /// A user's call handling (reference §5).
-    fn user(&self, user: &'a User, trail: &mut Trail<'a>, hops: usize) -> Value {
+    fn user(&self, user: &'a User, trail: &mut Trail<'a>, hops: usize) -> Rtjson<'a> {
         if !user.active {
             trail.note(Step::user_disabled(&user.id));
             return rtjson::reject(480, "Temporarily Unavailable", "user_disabled");
@@ -131,11 +131,11 @@ impl<'a> Targets<'a> {
                 Some(self.resolve(kind, user.fwd_noanswer_id.as_deref(), &mut quiet, hops + 1))
             }
             None => user.voicemail_id.as_ref().map(|vm| {
-                rtjson::flow(&self.account.id, &format!("sys:voicemail:{vm}"), &self.vars)
+                rtjson::flow(&self.account.id, format!("sys:voicemail:{vm}"), &self.vars)
             }),
         };
         let aor = format!("sip:{}@{}", user.username, self.account.primary_domain());
-        rtjson::proxy(&self.account.id, user, &aor, routes, fallback)
+        rtjson::proxy(&self.account.id, user, aor, routes, fallback)
     }
 
     fn voicemail_or(
@@ -144,9 +144,9 @@ impl<'a> Targets<'a> {
         trail: &mut Trail<'a>,
         hops: usize,
         code: u16,
-        reason: &str,
-        detail: &str,
-    ) -> Value {
+        reason: &'static str,
+        detail: &'static str,
+    ) -> Rtjson<'a> {
         match &user.voicemail_id {
             Some(vm) => self.resolve(DestKind::Voicemail, Some(vm), trail, hops + 1),
             None => rtjson::reject(code, reason, detail),
@@ -156,7 +156,7 @@ impl<'a> Targets<'a> {
     /// The branches to ring: reachable contacts of the user's active
     /// devices, by strategy (`sequential` in `ring_order`; `specific` and
     /// forks only devices with `ring_on_fork`).
-    fn routes(&self, user: &User) -> Vec<rtjson::Branch> {
+    fn routes(&self, user: &'a User) -> Vec<rtjson::Branch<'a>> {
         let account_id = &self.account.id;
         let mut devices: Vec<_> = self
             .account
@@ -175,8 +175,8 @@ impl<'a> Targets<'a> {
         for device in devices {
             for binding in self.registrations.live(account_id, &device.id, self.now) {
                 branches.push(rtjson::Branch {
-                    device_id: device.id.clone(),
-                    binding: binding.clone(),
+                    device_id: &device.id,
+                    binding,
                 });
             }
         }

@@ -58,12 +58,28 @@ fn from_pstn(to: &str, from: &str) -> RouteRequest {
                    "sourceIp": "192.0.2.50"}))
 }
 
+/// A decision with its rtjson as a JSON value (what the tests index).
+struct Decided<'a> {
+    routed: Routed<'a>,
+    rtjson: Value,
+}
+
+impl<'a> std::ops::Deref for Decided<'a> {
+    type Target = Routed<'a>;
+
+    fn deref(&self) -> &Routed<'a> {
+        &self.routed
+    }
+}
+
 /// Decides, and checks what every decision must satisfy: `routes` never
 /// empty, `routing` exactly serial/parallel, no per-branch timers or
 /// headers on a parallel fork, counters only on a non-reject.
-fn decide_at<'a>(shard: &'a Shard, now: Millis, request: &RouteRequest) -> Routed<'a> {
+fn decide_at<'a>(shard: &'a Shard, now: Millis, request: &RouteRequest) -> Decided<'a> {
     let routed = decide(shard, now, request);
-    let rtjson = &routed.rtjson;
+    let rtjson = serde_json::to_value(&routed.rtjson).unwrap();
+    assert_eq!(rtjson.to_string(), routed.rtjson.to_text());
+    assert_eq!(rtjson["action"], routed.rtjson.action());
     let action = rtjson["action"].as_str().expect("an action");
     match action {
         "proxy" | "outbound" => {
@@ -89,14 +105,14 @@ fn decide_at<'a>(shard: &'a Shard, now: Millis, request: &RouteRequest) -> Route
         }
         other => panic!("unknown action {other}"),
     }
-    routed
+    Decided { routed, rtjson }
 }
 
-fn decide_now<'a>(shard: &'a Shard, request: &RouteRequest) -> Routed<'a> {
+fn decide_now<'a>(shard: &'a Shard, request: &RouteRequest) -> Decided<'a> {
     decide_at(shard, T0, request)
 }
 
-fn assert_reject(routed: &Routed, code: u64, detail: &str) {
+fn assert_reject(routed: &Decided, code: u64, detail: &str) {
     assert_eq!(routed.rtjson["action"], "reject", "{}", routed.rtjson);
     assert_eq!(routed.rtjson["code"], code, "{}", routed.rtjson);
     assert_eq!(routed.rtjson["detail"], detail, "{}", routed.rtjson);
@@ -697,7 +713,7 @@ fn a_disabled_device_never_rings() {
 
 // ----------------------------------------------------------- outbound
 
-fn cid(routed: &Routed) -> (Value, Value) {
+fn cid(routed: &Decided) -> (Value, Value) {
     (
         routed.rtjson["cid_number"].clone(),
         routed.rtjson["routes"][0]["headers"]["from"].clone(),
