@@ -17,7 +17,9 @@ use std::borrow::Cow;
 /// One branch to ring: a device's registered contact.
 #[derive(Clone, Debug)]
 pub struct Branch<'a> {
+    /// The device the contact belongs to.
     pub device_id: &'a str,
+    /// The live registration to ring.
     pub binding: &'a Binding,
 }
 
@@ -46,12 +48,17 @@ pub enum Rtjson<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proxy<'a> {
     pub account_id: &'a str,
+    /// The user rung.
     pub user_id: &'a str,
+    /// `sip:{username}@{primary domain}`.
     pub aor: String,
+    /// The user's ring timeout (the whole fork's).
     pub timeout_sec: u32,
     /// `serial` or `parallel`.
     pub routing: &'static str,
+    /// One per reachable contact, never empty.
     pub routes: Vec<ProxyRoute<'a>>,
+    /// Where an unanswered call goes (`fwd_noanswer`, else voicemail).
     pub fallback: Option<Rtjson<'a>>,
 }
 
@@ -76,12 +83,15 @@ pub struct Outbound<'a> {
     pub account_id: &'a str,
     /// `trunk` or `wholesale`.
     pub carrier: &'static str,
+    /// The normalized number dialled.
     pub dest: String,
     /// The single route: `sip:{dest}@{host};transport={transport}`.
     pub uri: String,
     /// The branch's From (`display`, `uri`), when there is a caller-ID.
     pub from: Option<FromHeader>,
+    /// The trunk carrying the call (None: wholesale).
     pub trunk_id: Option<&'a str>,
+    /// The caller-ID number presented (user, else trunk, else account).
     pub cid_number: Option<&'a str>,
 }
 
