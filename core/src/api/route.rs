@@ -7,11 +7,11 @@ use crate::calls::{CallStart, TraceEvent};
 use crate::event::Event;
 use crate::http::Response;
 use crate::limits::LIVE_CALLS_PER_SHARD_MAX;
-use crate::route::{self, rtjson, RouteRequest, Routed};
+use crate::route::{self, rtjson, RouteRequest, Routed, Step};
 use crate::shard::{Decision, Shard};
 use crate::time::Millis;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Routes a call. Idempotent per `callId`: a known call gets its recorded
 /// decision again and admits nothing.
@@ -20,9 +20,9 @@ pub fn decide(shard: &Shard, now: Millis, request: &RouteRequest) -> Decision {
         // The recorded text is the rtjson as it was answered.
         return Decision::reply(routed_reply(&record.start.rtjson));
     }
-    let routed = route::decide(shard, now, request);
-    let rtjson = routed.rtjson.to_string();
-    let Some(account_id) = routed.account_id.clone() else {
+    let mut routed = route::decide(shard, now, request);
+    let rtjson = routed.rtjson.to_text();
+    let Some(account_id) = routed.account_id.take() else {
         return Decision::reply(routed_reply(&rtjson));
     };
     if !shard.owns(&account_id) {
@@ -30,14 +30,14 @@ pub fn decide(shard: &Shard, now: Millis, request: &RouteRequest) -> Decision {
         // recording (the edge retries, and lands on the owner).
         return Decision::reply(routed_reply(&rtjson));
     }
-    let rejected = rtjson::is_reject(&routed.rtjson);
+    let rejected = routed.rtjson.is_reject();
     if !rejected && shard.live_calls() >= LIVE_CALLS_PER_SHARD_MAX {
         let rtjson = rtjson::reject(503, "Service Unavailable", "capacity");
-        return Decision::reply(ok(json!({"rtjson": rtjson})));
+        return Decision::reply(routed_reply(&rtjson.to_text()));
     }
     let mut events = epoch_events(shard, &request.node, request.epoch, now);
     let reply = routed_reply(&rtjson);
-    let start = call_start(request, &account_id, &routed, rtjson, now);
+    let start = call_start(request, account_id, routed, rtjson, now);
     events.push(Event::CallRouted(Box::new(start)));
     Decision { reply, events }
 }
@@ -61,9 +61,9 @@ struct RoutedTrace<'a> {
     from: &'a str,
     to: &'a str,
     node: &'a str,
-    action: &'a Value,
-    detail: Option<&'a Value>,
-    steps: &'a [Value],
+    action: &'a str,
+    detail: Option<&'a str>,
+    steps: &'a [Step<'a>],
 }
 
 /// The trace entry of an admitted call.
@@ -74,21 +74,23 @@ struct AdmittedTrace<'a> {
     soft_limits_passed: &'a [String],
 }
 
+/// The recorded start of a call, taking the decision's parts instead of
+/// copying them.
 fn call_start(
     request: &RouteRequest,
-    account_id: &str,
-    routed: &Routed,
+    account_id: String,
+    routed: Routed<'_>,
     rtjson: String,
     now: Millis,
 ) -> CallStart {
-    let rejected = rtjson::is_reject(&routed.rtjson);
+    let rejected = routed.rtjson.is_reject();
     let routed_trace = RoutedTrace {
         direction: routed.direction.map(|d| d.as_str()),
         from: &request.from,
         to: &request.to,
         node: &request.node,
-        action: &routed.rtjson["action"],
-        detail: routed.rtjson.get("detail"),
+        action: routed.rtjson.action(),
+        detail: routed.rtjson.detail(),
         steps: &routed.trail.steps,
     };
     let mut trace = vec![TraceEvent {
@@ -112,24 +114,21 @@ fn call_start(
             data: serde_json::to_string(&admitted).expect("a trace always serializes"),
         });
     }
+    let reject_code = routed.rtjson.code().unwrap_or(0);
     CallStart {
         call_id: request.call_id.clone(),
-        account_id: account_id.to_string(),
+        account_id,
         direction: routed.direction.unwrap_or(crate::calls::Direction::Inbound),
-        from: routed.from.clone(),
-        to: routed.to.clone(),
+        from: routed.from,
+        to: routed.to,
         node: request.node.clone(),
         epoch: request.epoch,
         at: now,
         rtjson,
-        admission: if rejected {
-            None
-        } else {
-            routed.admission.clone()
-        },
+        admission: if rejected { None } else { routed.admission },
         trace,
         rejected,
-        reject_code: routed.rtjson["code"].as_u64().unwrap_or(0) as u16,
+        reject_code,
     }
 }
 
@@ -143,10 +142,10 @@ pub fn explain(shard: &Shard, now: Millis, request: &RouteRequest) -> Decision {
         "account_id": routed.account_id,
         "direction": routed.direction.map(|d| d.as_str()),
         "decision": routed.rtjson,
-        "reasons": routed.trail.steps,
-        "cac": routed.checks.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
-        "schedule": routed.schedule,
-        "trunk": routed.trunk,
+        "reasons": routed.trail,
+        "cac": routed.trail.checks(),
+        "schedule": routed.trail.schedule(),
+        "trunk": routed.trail.trunk(),
         "would_admit": routed.admission.as_ref().map(|a| a.dims.iter().map(|d| d.label()).collect::<Vec<_>>()),
     })))
 }
@@ -165,21 +164,29 @@ mod tests {
 
     #[test]
     fn a_routed_trace_is_the_bytes_of_its_value() {
-        let rtjson = json!({"action": "outbound", "detail": "pstn"});
-        let steps = vec![json!({"step": "caller", "user": "us_alice"})];
-        let typed = RoutedTrace {
-            direction: Some("outbound"),
-            from: "1001",
-            to: "+12125550100",
-            node: "edge-1",
-            action: &rtjson["action"],
-            detail: rtjson.get("detail"),
-            steps: &steps,
-        };
-        let value = json!({"direction": "outbound", "from": "1001", "to": "+12125550100",
-            "node": "edge-1", "action": rtjson["action"], "detail": rtjson.get("detail"),
-            "steps": steps});
-        assert_eq!(serde_json::to_string(&typed).unwrap(), value.to_string());
+        let steps = vec![Step::caller_device("us_alice", "dev_alice")];
+        for (rtjson, detail) in [
+            (rtjson::reject(404, "Not Found", "pstn"), json!("pstn")),
+            (
+                rtjson::flow("acc_acme", "flow_main", &Default::default()),
+                json!(null),
+            ),
+        ] {
+            let typed = RoutedTrace {
+                direction: Some("outbound"),
+                from: "1001",
+                to: "+12125550100",
+                node: "edge-1",
+                action: rtjson.action(),
+                detail: rtjson.detail(),
+                steps: &steps,
+            };
+            let value = json!({"direction": "outbound", "from": "1001", "to": "+12125550100",
+                "node": "edge-1", "action": rtjson.action(), "detail": detail,
+                "steps": [{"step": "caller", "authenticated": "digest", "user_id": "us_alice",
+                           "device_id": "dev_alice"}]});
+            assert_eq!(serde_json::to_string(&typed).unwrap(), value.to_string());
+        }
         let admitted = AdmittedTrace {
             dims: vec!["account".into()],
             rates: vec!["acc_acme:cps"],

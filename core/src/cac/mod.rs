@@ -130,6 +130,21 @@ impl Check {
     }
 }
 
+/// The bytes of [`Check::to_json`], without building the value (the route
+/// trail serializes its checks this way).
+impl serde::Serialize for Check {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Check", 5)?;
+        out.serialize_field("dim", &self.label)?;
+        out.serialize_field("count", &self.count)?;
+        out.serialize_field("limit", &self.limit)?;
+        out.serialize_field("hard", &self.hard)?;
+        out.serialize_field("ok", &(self.fits() || !self.hard))?;
+        out.end()
+    }
+}
+
 /// The outcome of planning an admission.
 #[derive(Clone, Debug)]
 pub struct Plan {

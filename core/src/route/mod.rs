@@ -11,68 +11,56 @@
 
 pub mod request;
 pub mod rtjson;
+pub mod step;
 pub mod target;
 
 use crate::account::{Account, DestKind, Device, DidStatus, Trunk, TrunkDirection, User};
-use crate::cac::{self, Check, Subject};
+use crate::cac::{self, Subject};
 use crate::calls::{Admission, Direction};
 use crate::hours;
 use crate::shard::Shard;
 use crate::time::Millis;
 pub use request::RouteRequest;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+pub use step::{Carrier, Evaluation, Step, Trail};
 use target::Targets;
 
 /// Shortest number treated as PSTN on an outbound call.
 pub const PSTN_DIGITS_MIN: usize = 7;
 
-/// The reasons of a decision, in order (trace and what-if).
-#[derive(Clone, Debug, Default)]
-pub struct Trail {
-    pub steps: Vec<Value>,
-}
-
-impl Trail {
-    /// Adds a step `{"step": name, …fields}`.
-    pub fn note(&mut self, step: &str, fields: Value) {
-        let mut entry = Map::new();
-        entry.insert("step".into(), step.into());
-        if let Value::Object(map) = fields {
-            entry.extend(map);
-        }
-        self.steps.push(Value::Object(entry));
-    }
-}
-
-/// A decision with everything that explains it.
-#[derive(Clone, Debug, Default)]
-pub struct Routed {
+/// A decision with everything that explains it, borrowing the shard's
+/// accounts (the trail's ids).
+#[derive(Clone, Debug)]
+pub struct Routed<'a> {
     /// The account the call belongs to (None: nobody's call).
     pub account_id: Option<String>,
     pub direction: Option<Direction>,
     /// The `rtjson` answered.
-    pub rtjson: Value,
+    pub rtjson: rtjson::Rtjson<'a>,
     /// Counters to take (None for rejects and calls outside CAC).
     pub admission: Option<Admission>,
-    /// Every CAC dimension checked, with count and limit.
-    pub checks: Vec<Check>,
     /// Soft limits passed (admitted, flagged).
     pub soft: Vec<String>,
-    /// The business-hours evaluation, when a schedule applied.
-    pub schedule: Option<Value>,
-    /// The trunk choice of an outbound call.
-    pub trunk: Option<Value>,
     /// Normalized caller and callee for the CDR.
     pub from: String,
     pub to: String,
-    pub trail: Trail,
+    /// The reasons, in order; also where the CAC checks, the schedule
+    /// evaluation and the trunk choice are kept ([`Trail::checks`],
+    /// [`Trail::schedule`], [`Trail::trunk`]).
+    pub trail: Trail<'a>,
 }
 
-impl Routed {
-    fn reject(mut self, code: u16, reason: &str, detail: &str) -> Routed {
-        self.trail
-            .note("reject", json!({"code": code, "detail": detail}));
-        self.rtjson = rtjson::reject(code, reason, detail);
+impl<'a> Routed<'a> {
+    fn reject(
+        mut self,
+        code: u16,
+        reason: &'static str,
+        detail: impl Into<Cow<'a, str>>,
+    ) -> Routed<'a> {
+        let detail = detail.into();
+        self.rtjson = rtjson::reject(code, reason, detail.clone());
+        self.trail.note(Step::Reject { code, detail });
         self.admission = None;
         self
     }
@@ -98,7 +86,7 @@ pub fn account_of<'d>(
 }
 
 /// Decides where the call goes at `now`, reading only.
-pub fn decide(shard: &Shard, now: Millis, request: &RouteRequest) -> Routed {
+pub fn decide<'a>(shard: &'a Shard, now: Millis, request: &RouteRequest) -> Routed<'a> {
     let mut routed = Routed {
         from: request
             .from_number()
@@ -107,7 +95,13 @@ pub fn decide(shard: &Shard, now: Millis, request: &RouteRequest) -> Routed {
             .to_number
             .clone()
             .unwrap_or_else(|| request.to.clone()),
-        ..Routed::default()
+        account_id: None,
+        direction: None,
+        // Replaced on every path below.
+        rtjson: rtjson::reject(404, "Not Found", "no_such_destination"),
+        admission: None,
+        soft: Vec::new(),
+        trail: Trail::default(),
     };
     let directory = shard.directory();
     let did_owner = request
@@ -118,7 +112,7 @@ pub fn decide(shard: &Shard, now: Millis, request: &RouteRequest) -> Routed {
         return inbound(shard, now, request, account, routed);
     }
     let Some(account) = account_of(directory, request).and_then(|id| shard.account(id)) else {
-        routed.trail.note("caller", json!({"account": null}));
+        routed.trail.note(Step::caller_unknown());
         return routed.reject(403, "Forbidden", "unknown_caller");
     };
     routed.account_id = Some(account.id.clone());
@@ -127,13 +121,13 @@ pub fn decide(shard: &Shard, now: Millis, request: &RouteRequest) -> Routed {
         Err(detail) => return routed.reject(403, "Forbidden", detail),
     };
     let Some(caller) = caller else {
-        routed.trail.note("caller", json!({"authenticated": false}));
+        routed.trail.note(Step::caller_anonymous());
         return routed.reject(403, "Forbidden", "not_authenticated");
     };
     if !account.is_active() {
         return routed.reject(403, "Forbidden", "account_inactive");
     }
-    routed.trail.note("caller", caller.describe());
+    routed.trail.note(caller.describe());
     if let Caller::Device { .. } = caller {
         if let Some(target) = internal_target(account, &request.to) {
             return internal(shard, now, request, account, &caller, target, routed);
@@ -153,17 +147,15 @@ enum Caller<'a> {
     Trunk(&'a Trunk),
 }
 
-impl Caller<'_> {
-    fn describe(&self) -> Value {
+impl<'a> Caller<'a> {
+    fn describe(&self) -> Step<'a> {
         match self {
-            Caller::Device { user, device } => {
-                json!({"authenticated": "digest", "user_id": user.id, "device_id": device.id})
-            }
-            Caller::Trunk(trunk) => json!({"authenticated": "ip", "trunk_id": trunk.id}),
+            Caller::Device { user, device } => Step::caller_device(&user.id, &device.id),
+            Caller::Trunk(trunk) => Step::caller_trunk(&trunk.id),
         }
     }
 
-    fn user(&self) -> Option<&User> {
+    fn user(&self) -> Option<&'a User> {
         match self {
             Caller::Device { user, .. } => Some(user),
             Caller::Trunk(_) => None,
@@ -265,38 +257,41 @@ fn with_xform(
     vars
 }
 
+/// A target: its kind and id (borrowed from the account).
+type Dest<'a> = (DestKind, Option<&'a str>);
+
 /// Business hours of an entity with a schedule: the target to use instead
 /// of the normal one, if closed.
-fn hours_override(
-    account: &Account,
+fn hours_override<'a>(
+    account: &'a Account,
     schedule_id: Option<&str>,
-    closed: (Option<DestKind>, Option<&str>),
-    holiday: (Option<DestKind>, Option<&str>),
+    closed: (Option<DestKind>, Option<&'a str>),
+    holiday: (Option<DestKind>, Option<&'a str>),
     now: Millis,
-    routed: &mut Routed,
-) -> Option<(DestKind, Option<String>)> {
+    routed: &mut Routed<'a>,
+) -> Option<Dest<'a>> {
     let schedule = account.schedule(schedule_id?)?;
     let verdict = hours::evaluate(schedule, &account.doc().timezone, now);
-    let mut evaluation = verdict.to_json();
-    evaluation["schedule_id"] = schedule.id.clone().into();
-    routed.trail.note("schedule", evaluation.clone());
-    routed.schedule = Some(evaluation);
-    let pick =
-        |pair: (Option<DestKind>, Option<&str>)| pair.0.map(|k| (k, pair.1.map(String::from)));
-    match verdict.state {
+    let state = verdict.state;
+    routed.trail.note(Step::Schedule(Evaluation {
+        verdict,
+        schedule_id: &schedule.id,
+    }));
+    let pick = |pair: (Option<DestKind>, Option<&'a str>)| pair.0.map(|k| (k, pair.1));
+    match state {
         hours::HoursState::Open => None,
         hours::HoursState::Closed => pick(closed),
         hours::HoursState::Holiday => pick(holiday).or_else(|| pick(closed)),
     }
 }
 
-fn inbound(
-    shard: &Shard,
+fn inbound<'a>(
+    shard: &'a Shard,
     now: Millis,
     request: &RouteRequest,
-    account: &Account,
-    mut routed: Routed,
-) -> Routed {
+    account: &'a Account,
+    mut routed: Routed<'a>,
+) -> Routed<'a> {
     routed.account_id = Some(account.id.clone());
     routed.direction = Some(Direction::Inbound);
     let number = request
@@ -306,9 +301,10 @@ fn inbound(
     let did = account
         .did(number)
         .expect("the directory's DID is in its account");
-    routed
-        .trail
-        .note("inbound", json!({"did_id": did.id, "e164": did.e164}));
+    routed.trail.note(Step::Inbound {
+        did_id: &did.id,
+        e164: &did.e164,
+    });
     match did.status {
         DidStatus::Active => {}
         DidStatus::Disabled => return routed.reject(404, "Not Found", "did_disabled"),
@@ -334,14 +330,14 @@ fn inbound(
         &subject,
         &mut routed,
     ) {
-        return routed.reject(503, "Service Unavailable", &refusal);
+        return routed.reject(503, "Service Unavailable", refusal);
     }
-    let normal = match (did.dest_kind, &did.dest_id) {
-        (Some(kind), id) => Some((kind, id.clone())),
+    let normal = match (did.dest_kind, did.dest_id.as_deref()) {
+        (Some(kind), id) => Some((kind, id)),
         (None, _) => account
             .doc()
             .did_default_dest_kind
-            .map(|kind| (kind, account.doc().did_default_dest_id.clone())),
+            .map(|kind| (kind, account.doc().did_default_dest_id.as_deref())),
     };
     let closed = hours_override(
         account,
@@ -357,7 +353,7 @@ fn inbound(
     let mut vars = caller_vars(request, &routed, Direction::Inbound);
     vars.insert("did".into(), did.e164.clone().into());
     let vars = with_xform(vars, did.dest_xform.as_ref());
-    finish(shard, now, account, kind, id.as_deref(), vars, routed)
+    finish(shard, now, account, kind, id, vars, routed)
 }
 
 /// What an internal `to` names: an active extension's target, else a
@@ -379,15 +375,15 @@ enum InternalTarget<'a> {
     User(&'a User),
 }
 
-fn internal(
-    shard: &Shard,
+fn internal<'a>(
+    shard: &'a Shard,
     now: Millis,
     request: &RouteRequest,
-    account: &Account,
-    caller: &Caller<'_>,
-    target: InternalTarget<'_>,
-    mut routed: Routed,
-) -> Routed {
+    account: &'a Account,
+    caller: &Caller<'a>,
+    target: InternalTarget<'a>,
+    mut routed: Routed<'a>,
+) -> Routed<'a> {
     routed.direction = Some(Direction::Internal);
     let subject = Subject {
         user_id: caller.user().map(|u| u.id.as_str()),
@@ -401,15 +397,15 @@ fn internal(
         &subject,
         &mut routed,
     ) {
-        return routed.reject(503, "Service Unavailable", &refusal);
+        return routed.reject(503, "Service Unavailable", refusal);
     }
     let vars = caller_vars(request, &routed, Direction::Internal);
     match target {
         InternalTarget::User(user) => {
-            routed.trail.note(
-                "internal",
-                json!({"username": user.username, "user_id": user.id}),
-            );
+            routed.trail.note(Step::InternalUser {
+                username: &user.username,
+                user_id: &user.id,
+            });
             finish(
                 shard,
                 now,
@@ -421,10 +417,10 @@ fn internal(
             )
         }
         InternalTarget::Extension(extension) => {
-            routed.trail.note(
-                "internal",
-                json!({"extension_id": extension.id, "digits": extension.digits}),
-            );
+            routed.trail.note(Step::InternalExtension {
+                extension_id: &extension.id,
+                digits: &extension.digits,
+            });
             let closed = hours_override(
                 account,
                 extension.schedule_id.as_deref(),
@@ -439,32 +435,32 @@ fn internal(
                 now,
                 &mut routed,
             );
-            let (kind, id) = closed.unwrap_or((extension.dest_kind, extension.dest_id.clone()));
+            let (kind, id) = closed.unwrap_or((extension.dest_kind, extension.dest_id.as_deref()));
             let vars = with_xform(vars, extension.dest_xform.as_ref());
-            finish(shard, now, account, kind, id.as_deref(), vars, routed)
+            finish(shard, now, account, kind, id, vars, routed)
         }
     }
 }
 
-fn outbound(
-    shard: &Shard,
+fn outbound<'a>(
+    shard: &'a Shard,
     now: Millis,
     request: &RouteRequest,
-    account: &Account,
-    caller: &Caller<'_>,
+    account: &'a Account,
+    caller: &Caller<'a>,
     number: &str,
-    mut routed: Routed,
-) -> Routed {
+    mut routed: Routed<'a>,
+) -> Routed<'a> {
     routed.direction = Some(Direction::Outbound);
     let trunk = outbound_trunk(account);
     let wholesale = &shard.config().wholesale_proxy;
-    routed.trunk = Some(match trunk {
-        Some(trunk) => json!({"carrier": "trunk", "trunk_id": trunk.id, "proxy": trunk.proxy}),
-        None => json!({"carrier": "wholesale", "proxy": wholesale}),
-    });
-    routed
-        .trail
-        .note("outbound", routed.trunk.clone().expect("just set"));
+    routed.trail.note(Step::Outbound(match trunk {
+        Some(trunk) => Carrier::Trunk {
+            trunk_id: &trunk.id,
+            proxy: trunk.proxy.as_deref(),
+        },
+        None => Carrier::Wholesale { proxy: wholesale },
+    }));
     let user = caller.user();
     let subject = Subject {
         user_id: user.map(|u| u.id.as_str()),
@@ -480,7 +476,7 @@ fn outbound(
         &subject,
         &mut routed,
     ) {
-        return routed.reject(503, "Service Unavailable", &refusal);
+        return routed.reject(503, "Service Unavailable", refusal);
     }
     let display = user
         .and_then(|u| u.out_cid_name.as_deref())
@@ -497,32 +493,30 @@ fn admit(
     account: &Account,
     direction: Direction,
     subject: &Subject<'_>,
-    routed: &mut Routed,
+    routed: &mut Routed<'_>,
 ) -> Option<String> {
     let plan = cac::plan(account, shard.cac(&account.id), direction, subject, now);
-    routed.trail.note(
-        "cac",
-        json!({"checks": plan.checks.iter().map(Check::to_json).collect::<Vec<_>>()}),
-    );
-    routed.checks = plan.checks.clone();
     routed.soft = plan.soft_flags();
     let refusal = plan.refusal();
     if refusal.is_none() {
         routed.admission = Some(plan.admission);
     }
+    routed.trail.note(Step::Cac {
+        checks: plan.checks,
+    });
     refusal
 }
 
 /// Resolves the target; a reject gives the counters back (never taken).
-fn finish(
-    shard: &Shard,
+fn finish<'a>(
+    shard: &'a Shard,
     now: Millis,
-    account: &Account,
+    account: &'a Account,
     kind: DestKind,
-    id: Option<&str>,
+    id: Option<&'a str>,
     vars: Map<String, Value>,
-    mut routed: Routed,
-) -> Routed {
+    mut routed: Routed<'a>,
+) -> Routed<'a> {
     let targets = Targets {
         account,
         registrations: shard.registrations(),
@@ -531,7 +525,7 @@ fn finish(
         vars,
     };
     let rtjson = targets.resolve(kind, id, &mut routed.trail, 0);
-    if rtjson::is_reject(&rtjson) {
+    if rtjson.is_reject() {
         routed.admission = None;
     }
     routed.rtjson = rtjson;

@@ -2,13 +2,13 @@
 //! rules of reference §5: `fwd_always`, `dnd` → `fwd_busy` → voicemail,
 //! reachable devices only, none → `fwd_noanswer` → voicemail → 480.
 
-use super::rtjson;
-use super::Trail;
+use super::rtjson::{self, Rtjson};
+use super::{Step, Trail};
 use crate::account::{Account, DestKind, RingStrategy, User};
 use crate::limits::ROUTE_HOPS_MAX;
 use crate::presence::Registrations;
 use crate::time::Millis;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// What a target needs to be resolved.
 pub struct Targets<'a> {
@@ -21,24 +21,27 @@ pub struct Targets<'a> {
     pub vars: Map<String, Value>,
 }
 
-impl Targets<'_> {
+impl<'a> Targets<'a> {
     /// The rtjson of `kind`/`id`, following forwards at most
     /// [`ROUTE_HOPS_MAX`] hops.
     pub fn resolve(
         &self,
         kind: DestKind,
-        id: Option<&str>,
-        trail: &mut Trail,
+        id: Option<&'a str>,
+        trail: &mut Trail<'a>,
         hops: usize,
-    ) -> Value {
+    ) -> Rtjson<'a> {
         if hops >= ROUTE_HOPS_MAX {
-            trail.note("target", json!({"loop": true, "hops": hops}));
+            trail.note(Step::target_loop(hops));
             return rtjson::reject(482, "Loop Detected", "forward_loop");
         }
-        trail.note("target", json!({"dest_kind": kind.as_str(), "dest_id": id}));
+        trail.note(Step::Target {
+            dest_kind: kind.as_str(),
+            dest_id: id,
+        });
         let account_id = &self.account.id;
         let system = |prefix: &str| match id {
-            Some(id) => rtjson::flow(account_id, &format!("sys:{prefix}:{id}"), &self.vars),
+            Some(id) => rtjson::flow(account_id, format!("sys:{prefix}:{id}"), &self.vars),
             None => rtjson::reject(404, "Not Found", "target_missing"),
         };
         match kind {
@@ -77,31 +80,40 @@ impl Targets<'_> {
     }
 
     /// A user's call handling (reference §5).
-    fn user(&self, user: &User, trail: &mut Trail, hops: usize) -> Value {
+    fn user(&self, user: &'a User, trail: &mut Trail<'a>, hops: usize) -> Rtjson<'a> {
         if !user.active {
-            trail.note("user", json!({"user_id": user.id, "disabled": true}));
+            trail.note(Step::user_disabled(&user.id));
             return rtjson::reject(480, "Temporarily Unavailable", "user_disabled");
         }
         if let Some(kind) = user.fwd_always_kind {
-            trail.note("user", json!({"user_id": user.id, "rule": "fwd_always"}));
+            trail.note(Step::UserRule {
+                user_id: &user.id,
+                rule: "fwd_always",
+            });
             return self.resolve(kind, user.fwd_always_id.as_deref(), trail, hops + 1);
         }
         if user.dnd {
-            trail.note("user", json!({"user_id": user.id, "rule": "dnd"}));
+            trail.note(Step::UserRule {
+                user_id: &user.id,
+                rule: "dnd",
+            });
             if let Some(kind) = user.fwd_busy_kind {
                 return self.resolve(kind, user.fwd_busy_id.as_deref(), trail, hops + 1);
             }
             return self.voicemail_or(user, trail, hops, 486, "Busy Here", "dnd");
         }
         let routes = self.routes(user);
-        trail.note(
-            "user",
-            json!({"user_id": user.id, "ring_strategy": user.ring_strategy.as_str(),
-                   "reachable_contacts": routes.len()}),
-        );
+        trail.note(Step::UserRings {
+            user_id: &user.id,
+            ring_strategy: user.ring_strategy.as_str(),
+            reachable_contacts: routes.len(),
+        });
         if routes.is_empty() {
             if let Some(kind) = user.fwd_noanswer_kind {
-                trail.note("user", json!({"user_id": user.id, "rule": "fwd_noanswer"}));
+                trail.note(Step::UserRule {
+                    user_id: &user.id,
+                    rule: "fwd_noanswer",
+                });
                 return self.resolve(kind, user.fwd_noanswer_id.as_deref(), trail, hops + 1);
             }
             return self.voicemail_or(
@@ -119,22 +131,22 @@ impl Targets<'_> {
                 Some(self.resolve(kind, user.fwd_noanswer_id.as_deref(), &mut quiet, hops + 1))
             }
             None => user.voicemail_id.as_ref().map(|vm| {
-                rtjson::flow(&self.account.id, &format!("sys:voicemail:{vm}"), &self.vars)
+                rtjson::flow(&self.account.id, format!("sys:voicemail:{vm}"), &self.vars)
             }),
         };
         let aor = format!("sip:{}@{}", user.username, self.account.primary_domain());
-        rtjson::proxy(&self.account.id, user, &aor, routes, fallback)
+        rtjson::proxy(&self.account.id, user, aor, routes, fallback)
     }
 
     fn voicemail_or(
         &self,
-        user: &User,
-        trail: &mut Trail,
+        user: &'a User,
+        trail: &mut Trail<'a>,
         hops: usize,
         code: u16,
-        reason: &str,
-        detail: &str,
-    ) -> Value {
+        reason: &'static str,
+        detail: &'static str,
+    ) -> Rtjson<'a> {
         match &user.voicemail_id {
             Some(vm) => self.resolve(DestKind::Voicemail, Some(vm), trail, hops + 1),
             None => rtjson::reject(code, reason, detail),
@@ -144,7 +156,7 @@ impl Targets<'_> {
     /// The branches to ring: reachable contacts of the user's active
     /// devices, by strategy (`sequential` in `ring_order`; `specific` and
     /// forks only devices with `ring_on_fork`).
-    fn routes(&self, user: &User) -> Vec<rtjson::Branch> {
+    fn routes(&self, user: &'a User) -> Vec<rtjson::Branch<'a>> {
         let account_id = &self.account.id;
         let mut devices: Vec<_> = self
             .account
@@ -163,8 +175,8 @@ impl Targets<'_> {
         for device in devices {
             for binding in self.registrations.live(account_id, &device.id, self.now) {
                 branches.push(rtjson::Branch {
-                    device_id: device.id.clone(),
-                    binding: binding.clone(),
+                    device_id: &device.id,
+                    binding,
                 });
             }
         }

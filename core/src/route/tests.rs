@@ -58,12 +58,28 @@ fn from_pstn(to: &str, from: &str) -> RouteRequest {
                    "sourceIp": "192.0.2.50"}))
 }
 
+/// A decision with its rtjson as a JSON value (what the tests index).
+struct Decided<'a> {
+    routed: Routed<'a>,
+    rtjson: Value,
+}
+
+impl<'a> std::ops::Deref for Decided<'a> {
+    type Target = Routed<'a>;
+
+    fn deref(&self) -> &Routed<'a> {
+        &self.routed
+    }
+}
+
 /// Decides, and checks what every decision must satisfy: `routes` never
 /// empty, `routing` exactly serial/parallel, no per-branch timers or
 /// headers on a parallel fork, counters only on a non-reject.
-fn decide_at(shard: &Shard, now: Millis, request: &RouteRequest) -> Routed {
+fn decide_at<'a>(shard: &'a Shard, now: Millis, request: &RouteRequest) -> Decided<'a> {
     let routed = decide(shard, now, request);
-    let rtjson = &routed.rtjson;
+    let rtjson = serde_json::to_value(&routed.rtjson).unwrap();
+    assert_eq!(rtjson.to_string(), routed.rtjson.to_text());
+    assert_eq!(rtjson["action"], routed.rtjson.action());
     let action = rtjson["action"].as_str().expect("an action");
     match action {
         "proxy" | "outbound" => {
@@ -89,24 +105,26 @@ fn decide_at(shard: &Shard, now: Millis, request: &RouteRequest) -> Routed {
         }
         other => panic!("unknown action {other}"),
     }
-    routed
+    Decided { routed, rtjson }
 }
 
-fn decide_now(shard: &Shard, request: &RouteRequest) -> Routed {
+fn decide_now<'a>(shard: &'a Shard, request: &RouteRequest) -> Decided<'a> {
     decide_at(shard, T0, request)
 }
 
-fn assert_reject(routed: &Routed, code: u64, detail: &str) {
+fn assert_reject(routed: &Decided, code: u64, detail: &str) {
     assert_eq!(routed.rtjson["action"], "reject", "{}", routed.rtjson);
     assert_eq!(routed.rtjson["code"], code, "{}", routed.rtjson);
     assert_eq!(routed.rtjson["detail"], detail, "{}", routed.rtjson);
     assert!(routed.admission.is_none());
 }
 
+/// The `step` names of the trail, as serialized.
 fn steps(routed: &Routed) -> Vec<String> {
-    routed
-        .trail
-        .steps
+    let Value::Array(steps) = serde_json::to_value(&routed.trail).unwrap() else {
+        panic!("a trail serializes to an array");
+    };
+    steps
         .iter()
         .map(|s| s["step"].as_str().unwrap().to_string())
         .collect()
@@ -191,7 +209,8 @@ fn unknown_and_disabled_devices_are_refused_403() {
     assert_reject(&routed, 403, "device_disabled");
     let mut doc = demo_doc();
     doc["devices"][0]["status"] = "disabled".into();
-    let routed = decide_now(&shard_with(&doc), &from_alice("1002"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_alice("1002"));
     assert_reject(&routed, 403, "device_disabled");
 }
 
@@ -214,10 +233,11 @@ fn a_disabled_or_virtual_did_is_refused_404() {
     for (status, detail) in [("disabled", "did_disabled"), ("virtual", "did_virtual")] {
         let mut doc = demo_doc();
         doc["dids"][1]["status"] = status.into();
-        let routed = decide_now(&shard_with(&doc), &from_pstn("12025550124", "14155550001"));
+        let doc_shard = shard_with(&doc);
+        let routed = decide_now(&doc_shard, &from_pstn("12025550124", "14155550001"));
         assert_reject(&routed, 404, detail);
         assert_eq!(routed.direction, Some(Direction::Inbound));
-        assert!(routed.checks.is_empty(), "refused before CAC");
+        assert!(routed.trail.checks().is_empty(), "refused before CAC");
     }
 }
 
@@ -289,7 +309,8 @@ fn a_hard_cac_limit_refuses_503_and_names_the_dimension() {
     assert_reject(&routed, 503, "cac:max_out");
     assert_eq!(routed.rtjson["reason"], "Service Unavailable");
     let out = routed
-        .checks
+        .trail
+        .checks()
         .iter()
         .find(|c| c.label == "account_out")
         .unwrap();
@@ -326,8 +347,8 @@ fn an_inbound_did_call_gets_its_flow_with_caller_data_and_dest_xform() {
     assert_eq!(routed.from, "14155550001");
     assert_eq!(routed.to, "12025550123");
     // The schedule was evaluated (its outcome is the hours module's).
-    let schedule = routed.schedule.as_ref().expect("a schedule evaluation");
-    assert_eq!(schedule["schedule_id"], "sch_office");
+    let schedule = routed.trail.schedule().expect("a schedule evaluation");
+    assert_eq!(schedule.schedule_id, "sch_office");
     assert_eq!(
         steps(&routed),
         vec!["inbound", "cac", "schedule", "target"],
@@ -341,11 +362,13 @@ fn an_inbound_did_without_a_target_uses_the_account_default() {
     let mut doc = demo_doc();
     doc["dids"][1].as_object_mut().unwrap().remove("dest_kind");
     doc["dids"][1].as_object_mut().unwrap().remove("dest_id");
-    let routed = decide_now(&shard_with(&doc), &from_pstn("12025550124", "14155550001"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_pstn("12025550124", "14155550001"));
     assert_eq!(routed.rtjson["flow_id"], "flow_main");
     doc.as_object_mut().unwrap().remove("did_default_dest_kind");
     doc.as_object_mut().unwrap().remove("did_default_dest_id");
-    let routed = decide_now(&shard_with(&doc), &from_pstn("12025550124", "14155550001"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_pstn("12025550124", "14155550001"));
     assert_reject(&routed, 404, "did_unrouted");
 }
 
@@ -433,11 +456,13 @@ fn an_internal_call_to_unregistered_bob_falls_back_to_voicemail() {
     assert_eq!(routed.rtjson["flow_id"], "sys:voicemail:vm_main");
     assert_eq!(routed.rtjson["vars"]["direction"], "internal");
     assert!(routed.admission.is_some(), "a flow target is admitted");
-    assert!(routed
-        .trail
-        .steps
-        .iter()
-        .any(|s| s["rule"] == "fwd_noanswer"));
+    assert!(routed.trail.steps.iter().any(|s| matches!(
+        s,
+        Step::UserRule {
+            rule: "fwd_noanswer",
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -447,7 +472,7 @@ fn an_unreachable_user_without_voicemail_is_480_and_takes_nothing() {
     assert_reject(&routed, 480, "unreachable");
     assert_eq!(routed.direction, Some(Direction::Internal));
     assert!(
-        !routed.checks.is_empty(),
+        !routed.trail.checks().is_empty(),
         "CAC was planned, then given back"
     );
 }
@@ -456,7 +481,8 @@ fn an_unreachable_user_without_voicemail_is_480_and_takes_nothing() {
 fn extension_2000_is_the_support_queues_system_flow() {
     let mut doc = demo_doc();
     doc["extensions"][4]["dest_xform"] = json!({"queue_hint": "vip", "priority": 5});
-    let routed = decide_now(&shard_with(&doc), &from_alice("2000"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_alice("2000"));
     assert_eq!(
         routed.rtjson,
         json!({"action": "flow", "account_id": ACME, "flow_id": "sys:queue:q_support",
@@ -476,7 +502,8 @@ fn other_system_targets_get_their_flow_ids() {
         let mut doc = demo_doc();
         doc["extensions"][4]["dest_kind"] = kind.into();
         doc["extensions"][4]["dest_id"] = id.into();
-        let routed = decide_now(&shard_with(&doc), &from_alice("2000"));
+        let doc_shard = shard_with(&doc);
+        let routed = decide_now(&doc_shard, &from_alice("2000"));
         assert_eq!(routed.rtjson["action"], "flow", "{kind}");
         assert_eq!(routed.rtjson["flow_id"], flow, "{kind}");
     }
@@ -517,11 +544,13 @@ fn dnd_goes_to_fwd_busy_then_voicemail_then_486() {
     let bob = user_mut(&mut doc, "us_bob");
     bob.as_object_mut().unwrap().remove("fwd_busy_kind");
     bob.as_object_mut().unwrap().remove("fwd_busy_id");
-    let routed = decide_now(&shard_with(&doc), &from_alice("1002"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_alice("1002"));
     assert_eq!(routed.rtjson["flow_id"], "sys:voicemail:vm_main");
     let bob = user_mut(&mut doc, "us_bob");
     bob.as_object_mut().unwrap().remove("voicemail_id");
-    let routed = decide_now(&shard_with(&doc), &from_alice("1002"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_alice("1002"));
     assert_reject(&routed, 486, "dnd");
 }
 
@@ -545,7 +574,8 @@ fn fwd_always_wins_over_registered_devices() {
     let alice = user_mut(&mut doc, "us_alice");
     alice["fwd_always_kind"] = "user".into();
     alice["fwd_always_id"] = "us_bob".into();
-    let routed = decide_now(&shard_with(&doc), &from_pstn("12025550124", "14155550001"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_pstn("12025550124", "14155550001"));
     assert_eq!(
         routed.rtjson["flow_id"], "sys:voicemail:vm_main",
         "alice → bob (unregistered) → bob's no-answer"
@@ -564,7 +594,11 @@ fn a_forward_loop_is_refused_482() {
     let shard = shard_with(&doc);
     let routed = decide_now(&shard, &from_pstn("12025550124", "14155550001"));
     assert_reject(&routed, 482, "forward_loop");
-    assert!(routed.trail.steps.iter().any(|s| s["loop"] == true));
+    assert!(routed
+        .trail
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::TargetLoop { r#loop: true, .. })));
     // An extension pointing at itself never reaches routing: the document
     // is refused.
     let mut doc = demo_doc();
@@ -679,7 +713,7 @@ fn a_disabled_device_never_rings() {
 
 // ----------------------------------------------------------- outbound
 
-fn cid(routed: &Routed) -> (Value, Value) {
+fn cid(routed: &Decided) -> (Value, Value) {
     (
         routed.rtjson["cid_number"].clone(),
         routed.rtjson["routes"][0]["headers"]["from"].clone(),
@@ -708,7 +742,13 @@ fn outbound_goes_to_the_trunk_with_the_users_caller_id() {
             Dim::Trunk("tr_acme".into())
         ]
     );
-    assert_eq!(routed.trunk.as_ref().unwrap()["trunk_id"], "tr_acme");
+    assert!(matches!(
+        routed.trail.trunk(),
+        Some(Carrier::Trunk {
+            trunk_id: "tr_acme",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -743,7 +783,8 @@ fn outbound_caller_id_falls_back_user_then_trunk_then_account() {
     assert_eq!(number, "12025550124");
     // None at all: no From header, no cid_number.
     doc.as_object_mut().unwrap().remove("default_cid_number");
-    let routed = decide_now(&shard_with(&doc), &from_bob("12125550100"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_bob("12125550100"));
     assert!(
         routed.rtjson.get("cid_number").is_none(),
         "{}",
@@ -756,7 +797,8 @@ fn outbound_caller_id_falls_back_user_then_trunk_then_account() {
 fn outbound_without_an_outbound_trunk_uses_the_wholesale_carrier() {
     let mut doc = demo_doc();
     doc["trunks"][0]["direction"] = "inbound".into();
-    let routed = decide_now(&shard_with(&doc), &from_bob("12125550100"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_bob("12125550100"));
     assert_eq!(routed.rtjson["carrier"], "wholesale");
     assert!(routed.rtjson.get("trunk_id").is_none());
     assert_eq!(
@@ -772,14 +814,19 @@ fn outbound_without_an_outbound_trunk_uses_the_wholesale_carrier() {
         vec![Dim::AccountOut, Dim::User("us_bob".into())],
         "no trunk dimension"
     );
-    assert_eq!(routed.trunk.as_ref().unwrap()["carrier"], "wholesale");
+    assert!(matches!(
+        routed.trail.trunk(),
+        Some(Carrier::Wholesale { .. })
+    ));
     doc["trunks"] = json!([]);
-    let routed = decide_now(&shard_with(&doc), &from_alice("12125550100"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_alice("12125550100"));
     assert_eq!(routed.rtjson["carrier"], "wholesale");
     // A disabled trunk is skipped too.
     let mut doc = demo_doc();
     doc["trunks"][0]["status"] = "disabled".into();
-    let routed = decide_now(&shard_with(&doc), &from_alice("12125550100"));
+    let doc_shard = shard_with(&doc);
+    let routed = decide_now(&doc_shard, &from_alice("12125550100"));
     assert_eq!(routed.rtjson["carrier"], "wholesale");
 }
 
@@ -800,7 +847,7 @@ fn an_ip_authenticated_trunk_caller_goes_outbound() {
         routed.admission.as_ref().unwrap().dims,
         vec![Dim::AccountOut, Dim::Trunk("tr_acme".into())]
     );
-    assert_eq!(routed.trail.steps[0]["authenticated"], "ip");
+    assert_eq!(routed.trail.steps[0], Step::caller_trunk("tr_acme"));
     // A trunk does not dial extensions.
     assert_reject(
         &decide_now(&shard, &trunk_call("1001")),
@@ -868,3 +915,5 @@ fn a_deleted_accounts_registrations_are_forgotten() {
     let routed = decide_now(&shard, &from_bob("1001"));
     assert_eq!(routed.rtjson["flow_id"], "sys:voicemail:vm_main");
 }
+
+mod golden;
