@@ -190,13 +190,15 @@ fi
 T="$ROOT/tests/kamailio"
 K="$ROOT/benches/kamailio"
 KAM_PORT=5060
+KAM_WORKERS=${BENCH_KAMAILIO_WORKERS:-4}
 DOMAIN=e2e.sip.test
 
-# kamailio_start CFG ARGS…: Kamailio pinned to the server CPU, 4 workers.
+# kamailio_start CFG ARGS…: Kamailio pinned to the server CPU, KAM_WORKERS
+# UDP workers (BENCH_KAMAILIO_WORKERS, 4 by default: the example config's).
 kamailio_start() {
 	local cfg=$1; shift
 	rm -f "$RESULTS/kamailio.pid"
-	"${NICE[@]}" taskset -c "$SERVER_CPU" kamailio -f "$cfg" -DD -E -n 4 -m 256 -M 16 -Y "$RESULTS" -P "$RESULTS/kamailio.pid" \
+	"${NICE[@]}" taskset -c "$SERVER_CPU" kamailio -f "$cfg" -DD -E -n "$KAM_WORKERS" -m 256 -M 16 -Y "$RESULTS" -P "$RESULTS/kamailio.pid" \
 		-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "SIP_DOMAIN=$DOMAIN" "$@" >"$RESULTS/kamailio-$VARIANT.log" 2>&1 &
 	KAM_PID=$!
 	PIDS+=("$KAM_PID")
@@ -342,7 +344,7 @@ callee is a sipp UAS (\`tests/kamailio/uas.xml\`). (a)
 password, static destination. (b) \`examples/kamailio/kamailio.cfg\`: the
 challenge and digest through \`/auth\`, \`/route\`, and the early, confirmed
 and terminated reports to \`/presence/event\` (6 brain requests per call),
-sipbrain \`--shards 1\` with the WAL on disk. Kamailio (4 workers) and
+sipbrain \`--shards 1\` with the WAL on disk. Kamailio ($KAM_WORKERS workers) and
 sipbrain on CPU $SERVER_CPU, both sipps on CPU $CLIENT_CPU. Set-up time: first
 INVITE sent → 200 received, as sipp measures it (rtd).
 

@@ -139,7 +139,29 @@ pub fn provision(
             }
         }
     }
+    staff_demo_queue(&mut client, &edge)?;
     Ok(nonces)
+}
+
+/// Dan (1004) of the demo account registers a phone and logs in to
+/// `q_sales`, not ready: the flow unit's caller then waits in the queue
+/// (its `poll` step) instead of leaving by `no_agents`.
+fn staff_demo_queue(client: &mut Client, edge: &[(&str, &str)]) -> Result<(), String> {
+    let bodies = [
+        serde_json::json!({"type": "register", "event": "registered", "username": "1004",
+            "realm": "acme.sip.io", "contact": "sip:1004@192.0.2.9:5060", "expires": 3600,
+            "node": "bench-edge"}),
+        serde_json::json!({"type": "agent", "accountId": crate::workload::FLOW_ACCOUNT,
+            "userId": "1004", "event": "login", "queues": [{"queueId": "q_sales", "level": 1}]}),
+    ];
+    for body in bodies {
+        let bytes = serde_json::to_vec(&body).expect("a JSON value");
+        let (status, reply) = client.request("POST", "/presence/event", edge, &bytes)?;
+        if status != 200 {
+            return Err(format!("staffing q_sales: {status} {reply}"));
+        }
+    }
+    Ok(())
 }
 
 /// Stand-in nonces for the static peers (they never check them): the
