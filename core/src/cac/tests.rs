@@ -1,21 +1,16 @@
 use super::*;
 use crate::account::{self, Account};
 use crate::api::{presence, Call};
-use crate::auth::nonce::NonceKey;
 use crate::calls::CallRecord;
-use crate::event::Event;
 use crate::route::RouteRequest;
-use crate::shard::{Shard, ShardConfig};
+use crate::shard::Shard;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-const ACME: &str = "acc_acme";
-const T0: Millis = Millis(1_764_000_000_000);
+use crate::testkit::{demo_doc, shard_with, ACME};
 
-fn demo_doc() -> Value {
-    serde_json::from_str(include_str!("../../../examples/demo/acme.json")).unwrap()
-}
+const T0: Millis = Millis(1_764_000_000_000);
 
 fn demo() -> Account {
     account::parse(ACME, &demo_doc()).unwrap()
@@ -581,16 +576,6 @@ fn limit_of(limits: &Limits, dim: &Dim) -> Option<u32> {
         Dim::Trunk(_) => Some(limits.trunk),
         _ => None,
     }
-}
-
-fn shard_with(doc: &Value) -> Shard {
-    let mut shard = Shard::new(ShardConfig::new(0, 1, NonceKey([7; 32])));
-    let account = account::parse(ACME, doc).unwrap();
-    shard.apply(&Event::AccountPut {
-        account_id: ACME.into(),
-        doc: account.to_json().to_string(),
-    });
-    shard
 }
 
 fn rebuilt(shard: &Shard) -> Shard {

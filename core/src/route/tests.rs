@@ -1,28 +1,13 @@
 use super::*;
 use crate::account;
 use crate::api::{presence, Call};
-use crate::auth::nonce::NonceKey;
 use crate::calls::Dim;
 use crate::event::Event;
-use crate::shard::ShardConfig;
 use serde_json::json;
 
-const ACME: &str = "acc_acme";
+use crate::testkit::{demo_doc, shard_with, ACME};
+
 const T0: Millis = Millis(1_764_000_000_000);
-
-fn demo_doc() -> Value {
-    serde_json::from_str(include_str!("../../../examples/demo/acme.json")).unwrap()
-}
-
-fn shard_with(doc: &Value) -> Shard {
-    let mut shard = Shard::new(ShardConfig::new(0, 1, NonceKey([7; 32])));
-    let account = account::parse(ACME, doc).expect("a valid test document");
-    shard.apply(&Event::AccountPut {
-        account_id: ACME.into(),
-        doc: account.to_json().to_string(),
-    });
-    shard
-}
 
 fn demo() -> Shard {
     shard_with(&demo_doc())
