@@ -259,8 +259,8 @@ if [ "$DO_SIP" = 1 ]; then
 	until curl -sf "http://127.0.0.1:$BRAIN_PORT/readyz" >/dev/null; do sleep 0.2; done
 	curl -sf -o /dev/null -X PUT "http://127.0.0.1:$BRAIN_PORT/admin/accounts/acc_e2e" -H "x-admin-token: $ADMIN" \
 		-H 'content-type: application/json' --data-binary @"$T/account.json"
-	kamailio_start "$ROOT/examples/kamailio/kamailio.cfg" -A "BRAIN_URL=\"http://127.0.0.1:$BRAIN_PORT\"" \
-		-A "EDGE_TOKEN=\"$EDGE\"" -A 'MEDIA_ENGINE="sip:127.0.0.1:5080"' -A 'NODE="bench-edge"'
+	kamailio_start "$ROOT/examples/kamailio/kamailio.cfg" -A "BRAIN_CON=\"brain=>http://edge:$EDGE@127.0.0.1:$BRAIN_PORT\"" \
+		-A 'MEDIA_ENGINE="sip:127.0.0.1:5080"' -A 'NODE="bench-edge"'
 	# 1002 registers from the UAS's port, so the brain proxies calls there.
 	(cd "$RESULTS" && sipp -i 127.0.0.1 -p 5070 -m 1 -timeout 10s -timeout_error -nostdin -sf "$T/register.xml" \
 		-inf "$T/bob.csv" -au 1002 -ap bob-e2e-1002 "127.0.0.1:$KAM_PORT" >"$RESULTS/register.out" 2>&1)

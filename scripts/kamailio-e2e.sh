@@ -73,7 +73,7 @@ log "account acc_e2e loaded"
 # --- kamailio -------------------------------------------------------------
 kamailio -c -f "$CFG" >"$WORK/kamailio-check.log" 2>&1 || { cat "$WORK/kamailio-check.log"; fail "kamailio -c"; }
 kamailio -f "$CFG" -DD -E -n 2 -m 64 -M 8 -Y "$WORK" -P "$WORK/kamailio.pid" \
-	-A "BRAIN_URL=\"$BRAIN\"" -A "EDGE_TOKEN=\"$EDGE\"" -A 'MEDIA_ENGINE="sip:127.0.0.1:5080"' \
+	-A "BRAIN_CON=\"brain=>http://edge:$EDGE@${BRAIN#http://}\"" -A 'MEDIA_ENGINE="sip:127.0.0.1:5080"' \
 	-A 'NODE="e2e-edge"' -A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "SIP_DOMAIN=$DOMAIN" \
 	>"$WORK/kamailio.log" 2>&1 &
 PIDS+=($!)

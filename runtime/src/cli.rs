@@ -69,7 +69,7 @@ pub struct ServeArgs {
     /// Token for ops/admin endpoints (header x-admin-token).
     #[arg(long, env = "SIPBRAIN_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Token for edge endpoints (authorization: Bearer, or x-edge-token).
+    /// Token for edge endpoints (authorization: Bearer or Basic password, or x-edge-token).
     #[arg(long, env = "SIPBRAIN_EDGE_TOKEN", hide_env_values = true)]
     pub edge_token: Option<String>,
     /// Sources allowed on edge endpoints, comma-separated CIDRs [default: any].

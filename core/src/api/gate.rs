@@ -2,7 +2,7 @@
 //!
 //! | class | credential |
 //! |---|---|
-//! | edge | edge token (`authorization: Bearer` or `x-edge-token`) when one is set, and a source inside `edge_cidrs` when that list is set |
+//! | edge | edge token (`authorization: Bearer`, `x-edge-token`, or as the password of `authorization: Basic`) when one is set, and a source inside `edge_cidrs` when that list is set |
 //! | media | a source inside `media_cidrs` (loopback when unset), plus the edge token when one is set |
 //! | agent | edge token, admin token, or the account's agent key (`x-api-key`) |
 //! | admin | `x-admin-token` |
@@ -15,9 +15,12 @@
 use super::error::ApiError;
 use crate::directory::Directory;
 use crate::http::Request;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use core::net::IpAddr;
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use subtle::ConstantTimeEq;
 
 /// The endpoint classes of the gating table.
@@ -142,9 +145,9 @@ fn check_edge_token(config: &GateConfig, req: &Request) -> Result<Verdict, ApiEr
         None => Err(ApiError::new(
             401,
             "unauthorized",
-            "missing edge token (authorization: Bearer …)",
+            "missing edge token (authorization: Bearer …, or Basic with the token as password)",
         )),
-        Some(token) if secret.matches(token) => Ok(Verdict::Pass),
+        Some(token) if secret.matches(&token) => Ok(Verdict::Pass),
         Some(_) => Err(ApiError::new(403, "forbidden", "wrong edge token")),
     }
 }
@@ -153,7 +156,11 @@ fn check_agent(config: &GateConfig, req: &Request) -> Result<Verdict, ApiError> 
     let mut presented = false;
     if let Some(token) = edge_token(req) {
         presented = true;
-        if config.edge_token.as_ref().is_some_and(|s| s.matches(token)) {
+        if config
+            .edge_token
+            .as_ref()
+            .is_some_and(|s| s.matches(&token))
+        {
             return Ok(Verdict::Pass);
         }
     }
@@ -191,17 +198,32 @@ fn check_admin(config: &GateConfig, req: &Request) -> Result<Verdict, ApiError> 
     }
 }
 
-/// The edge token a request presents: `authorization: Bearer X` or
-/// `x-edge-token: X`.
-fn edge_token(req: &Request) -> Option<&str> {
+/// The edge token a request presents: `authorization: Bearer X`,
+/// `x-edge-token: X`, or `authorization: Basic` with X as the password
+/// (any user name). Basic is what Kamailio's `http_client` can send on a
+/// kept-alive connection (`httpcon` takes no custom headers).
+fn edge_token(req: &Request) -> Option<Cow<'_, str>> {
     if let Some(value) = req.header("authorization") {
-        let mut parts = value.splitn(2, ' ');
-        let scheme = parts.next().unwrap_or("");
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("bearer") {
-            return Some(parts.next().unwrap_or("").trim());
+            return Some(Cow::Borrowed(rest.trim()));
+        }
+        if scheme.eq_ignore_ascii_case("basic") {
+            return basic_password(rest.trim()).map(Cow::Owned);
         }
     }
-    req.header("x-edge-token").map(str::trim)
+    req.header("x-edge-token").map(|t| Cow::Borrowed(t.trim()))
+}
+
+/// The password of a Basic credential (`base64(user:password)`); `None`
+/// when it does not decode. A credential without `:` is taken whole.
+fn basic_password(encoded: &str) -> Option<String> {
+    let bytes = BASE64.decode(encoded).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    Some(match text.split_once(':') {
+        Some((_, password)) => password.to_string(),
+        None => text,
+    })
 }
 
 /// True when `peer` is inside `cidrs`; an empty list means loopback only
@@ -310,5 +332,54 @@ mod tests {
             check("127.0.0.1", &[("x-edge-token", "edge-token-0123456789")]),
             Ok(Verdict::Pass)
         );
+    }
+
+    #[test]
+    fn the_edge_token_may_come_as_bearer_header_or_basic_password() {
+        let config = GateConfig {
+            edge_token: Some(Secret::new("edge-token-0123456789")),
+            ..GateConfig::default()
+        };
+        let check = |headers: &[(&str, &str)]| {
+            super::check(
+                Class::Edge,
+                &config,
+                "192.0.2.1".parse().unwrap(),
+                &request(headers),
+            )
+            .map_err(|e| e.status)
+        };
+        // base64("edge:edge-token-0123456789"), then a wrong password,
+        // then no user name, then not base64 at all.
+        let basic = "Basic ZWRnZTplZGdlLXRva2VuLTAxMjM0NTY3ODk=";
+        assert_eq!(check(&[("authorization", basic)]), Ok(Verdict::Pass));
+        assert_eq!(
+            check(&[(
+                "authorization",
+                "basic ZWRnZTplZGdlLXRva2VuLTAxMjM0NTY3ODk="
+            )]),
+            Ok(Verdict::Pass)
+        );
+        assert_eq!(
+            check(&[(
+                "authorization",
+                "Basic ZWRnZTpub3BlLXRva2VuLTAxMjM0NTY3ODk="
+            )]),
+            Err(403)
+        );
+        assert_eq!(
+            check(&[("authorization", "Basic OmVkZ2UtdG9rZW4tMDEyMzQ1Njc4OQ==")]),
+            Ok(Verdict::Pass)
+        );
+        assert_eq!(check(&[("authorization", "Basic !!!")]), Err(401));
+        assert_eq!(
+            check(&[("authorization", "Bearer edge-token-0123456789")]),
+            Ok(Verdict::Pass)
+        );
+        assert_eq!(
+            check(&[("x-edge-token", "edge-token-0123456789")]),
+            Ok(Verdict::Pass)
+        );
+        assert_eq!(check(&[]), Err(401));
     }
 }
