@@ -210,32 +210,50 @@ kamailio_start() {
 	sleep 1
 }
 
+# cpu_ticks PID…: the CPU time (user + system, in clock ticks) the given
+# processes have used so far.
+cpu_ticks() {
+	local pid total=0 t
+	for pid in "$@"; do
+		t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+		total=$((total + t))
+	done
+	echo "$total"
+}
+
 # sip_ladder: sipp calls 1001 -> 1002 at each rate of SIP_RATES for
-# SIP_STEP_S seconds; one row per rate in $RESULTS/sip-$VARIANT.tsv.
+# SIP_STEP_S seconds; one row per rate in $RESULTS/sip-$VARIANT.tsv, with
+# the server CPU's time per call: Kamailio's processes and the brain's
+# ($BRAIN_PID, when set).
 sip_ladder() {
-	local uas rate calls dir start end ok failed p50 p99 achieved
+	local uas rate calls dir start end ok failed p50 p99 achieved kam0 kam1 brain0 brain1 hz kam_ms brain_ms
+	hz=$(getconf CLK_TCK)
 	(cd "$RESULTS" && exec "${NICE[@]}" taskset -c "$CLIENT_CPU" sipp -i 127.0.0.1 -p 5070 -sf "$T/uas.xml" -nostdin \
 		>"$RESULTS/uas-$VARIANT.out" 2>&1) &
 	uas=$!
 	PIDS+=("$uas")
 	sleep 0.5
-	printf 'rate\tcalls\tok\tfailed\tachieved\tp50_ms\tp99_ms\n' >"$RESULTS/sip-$VARIANT.tsv"
+	printf 'rate\tcalls\tok\tfailed\tachieved\tp50_ms\tp99_ms\tkamailio_cpu_ms_per_call\tbrain_cpu_ms_per_call\n' >"$RESULTS/sip-$VARIANT.tsv"
 	for rate in $SIP_RATES; do
 		calls=$((rate * SIP_STEP_S))
 		dir="$RESULTS/sipp-$VARIANT-$rate"
 		mkdir -p "$dir"
 		start=$(date +%s.%N)
+		kam0=$(cpu_ticks $(pgrep -x kamailio)); brain0=$(cpu_ticks ${BRAIN_PID:-})
 		(cd "$dir" && "${NICE[@]}" taskset -c "$CLIENT_CPU" sipp -i 127.0.0.1 -p 5071 -sf "$K/uac-call.xml" -inf "$T/alice.csv" \
 			-au 1001 -ap alice-e2e-1001 -s 1002 -r "$rate" -m "$calls" -l $((rate * 2 + 50)) \
 			-timeout $((SIP_STEP_S + 60))s -nostdin -trace_rtt -rtt_freq 100 -trace_stat -fd 1 \
 			"127.0.0.1:$KAM_PORT" >sipp.out 2>&1) || true
 		end=$(date +%s.%N)
+		kam1=$(cpu_ticks $(pgrep -x kamailio)); brain1=$(cpu_ticks ${BRAIN_PID:-})
 		read -r ok failed < <(awk -F';' 'NR==1{for(i=1;i<=NF;i++){if($i=="SuccessfulCall(C)")s=i;if($i=="FailedCall(C)")f=i}} END{print $s+0, $f+0}' "$dir"/uac-call_*_.csv 2>/dev/null || echo "0 0")
 		read -r p50 p99 < <(cat "$dir"/uac-call_*_rtt.csv 2>/dev/null | awk -F';' 'NR>1 && $2+0>0 {print $2}' | sort -g |
 			awk '{v[NR]=$1} END{if(NR==0){print "- -"}else{i50=int(NR*0.5);i99=int(NR*0.99);if(i50<1)i50=1;if(i99<1)i99=1;printf "%.2f %.2f\n", v[i50], v[i99]}}')
 		achieved=$(python3 -c "print(f'{$ok / ($end - $start):.0f}')")
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" "$calls" "$ok" "$failed" "$achieved" "$p50" "$p99" >>"$RESULTS/sip-$VARIANT.tsv"
-		log "SIP $VARIANT @$rate cps: $ok ok, $failed failed, $achieved calls/s achieved, set-up p50 $p50 ms p99 $p99 ms"
+		kam_ms=$(python3 -c "print(f'{($kam1 - $kam0) * 1000 / $hz / max($ok, 1):.2f}')")
+		brain_ms=$(python3 -c "print(f'{($brain1 - $brain0) * 1000 / $hz / max($ok, 1):.2f}' if ${BRAIN_PID:-0} else '-')")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" "$calls" "$ok" "$failed" "$achieved" "$p50" "$p99" "$kam_ms" "$brain_ms" >>"$RESULTS/sip-$VARIANT.tsv"
+		log "SIP $VARIANT @$rate cps: $ok ok, $failed failed, $achieved calls/s achieved, set-up p50 $p50 ms p99 $p99 ms, CPU per call: kamailio $kam_ms ms, brain $brain_ms ms"
 		if [ "$failed" -gt $((calls / 100)) ]; then break; fi
 	done
 	stop "$uas"
@@ -274,11 +292,11 @@ def rows(v):
     with open(f"{d}/sip-{v}.tsv") as f:
         return list(csv.DictReader(f, delimiter="\t"))
 best = {}
-print("| variant | offered calls/s | calls | ok | failed | achieved calls/s | set-up p50 ms | set-up p99 ms |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| variant | offered calls/s | calls | ok | failed | achieved calls/s | set-up p50 ms | set-up p99 ms | Kamailio CPU ms/call | brain CPU ms/call |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for v, name in (("static", "(a) static routing"), ("brain", "(b) sipbrain /auth + /route")):
     for r in rows(v):
-        print(f"| {name} | {r['rate']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['achieved']} | {r['p50_ms']} | {r['p99_ms']} |")
+        print(f"| {name} | {r['rate']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['achieved']} | {r['p50_ms']} | {r['p99_ms']} | {r['kamailio_cpu_ms_per_call']} | {r['brain_cpu_ms_per_call']} |")
         calls, ok, failed = int(r["calls"]), int(r["ok"]), int(r["failed"])
         if failed <= calls // 100 and ok >= calls * 0.99:
             best[v] = max(best.get(v, 0), int(r["achieved"]))

@@ -13,6 +13,11 @@ use crate::security::bans::{BanRow, EndedBan};
 use crate::time::Millis;
 use core::net::{IpAddr, Ipv6Addr};
 use ipnet::IpNet;
+use rkyv::boxed::{ArchivedBox, BoxResolver};
+use rkyv::rancor::Fallible;
+use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
+use rkyv::{Archive, Deserialize, Place, SerializeUnsized};
+use std::sync::Arc;
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -80,8 +85,9 @@ pub enum Event {
     /// An edge node's boot epoch as last seen (its calls of older epochs
     /// are ended by the same decision).
     NodeEpoch { node: String, epoch: u64 },
-    /// Snapshot only: a call record as it stands.
-    CallImage(Box<CallRecord>),
+    /// Snapshot only: a call record as it stands. Shared with the shard's
+    /// map, so taking an image copies no record (archived as a `Box`).
+    CallImage(#[rkyv(with = ArcAsBox)] Arc<CallRecord>),
     /// Snapshot only: the hits of one rate window.
     RateImage {
         account_id: String,
@@ -344,11 +350,56 @@ pub fn decode(bytes: &[u8]) -> Result<Event, String> {
         .map_err(|e| format!("invalid event archive: {e}"))
 }
 
+/// rkyv wrapper: an `Arc<T>` archived exactly as a `Box<T>` would be, so
+/// records shared in memory keep the archive layout a box gave them.
+pub struct ArcAsBox;
+
+impl<T: Archive> ArchiveWith<Arc<T>> for ArcAsBox {
+    type Archived = ArchivedBox<T::Archived>;
+    type Resolver = BoxResolver;
+
+    fn resolve_with(field: &Arc<T>, resolver: BoxResolver, out: Place<Self::Archived>) {
+        ArchivedBox::resolve_from_ref(field.as_ref(), resolver, out);
+    }
+}
+
+impl<T, S> SerializeWith<Arc<T>, S> for ArcAsBox
+where
+    T: Archive + SerializeUnsized<S>,
+    S: Fallible + ?Sized,
+{
+    fn serialize_with(field: &Arc<T>, serializer: &mut S) -> Result<BoxResolver, S::Error> {
+        ArchivedBox::serialize_from_ref(field.as_ref(), serializer)
+    }
+}
+
+impl<T, D> DeserializeWith<ArchivedBox<T::Archived>, Arc<T>, D> for ArcAsBox
+where
+    T: Archive,
+    ArchivedBox<T::Archived>: Deserialize<Box<T>, D>,
+    D: Fallible + ?Sized,
+{
+    fn deserialize_with(
+        field: &ArchivedBox<T::Archived>,
+        deserializer: &mut D,
+    ) -> Result<Arc<T>, D::Error> {
+        let record: Box<T> = field.deserialize(deserializer)?;
+        Ok(Arc::from(record))
+    }
+}
+
 /// A list of events as one archive (what a snapshot stores).
-pub fn encode_all(events: &[Event]) -> Vec<u8> {
-    let events = events.to_vec();
-    let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&events).expect("events always serialize");
-    bytes.into_vec()
+pub fn encode_all(events: &Vec<Event>) -> Vec<u8> {
+    archive_all(events).into_vec()
+}
+
+/// [`encode_all`] without the final copy into a `Vec` (a snapshot body is
+/// tens of MB; its writer copies it once more anyway).
+// A `&Vec`, not a slice: rkyv archives the `Vec` as it is, where a slice
+// would first be copied into one.
+#[allow(clippy::ptr_arg)]
+pub fn archive_all(events: &Vec<Event>) -> rkyv::util::AlignedVec {
+    rkyv::to_bytes::<rkyv::rancor::Error>(events).expect("events always serialize")
 }
 
 /// Validates and decodes a list archive made by [`encode_all`].

@@ -25,6 +25,7 @@ use crate::presence::Registrations;
 use crate::security::Security;
 use crate::time::Millis;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// Settings a shard decides with (from the server config).
 #[derive(Clone, Debug)]
@@ -109,7 +110,7 @@ pub struct Shard {
     clock_floor: Millis,
     /// Calls of the accounts this shard owns: live, then retained once
     /// ended (CDR and trace).
-    calls: BTreeMap<String, CallRecord>,
+    calls: BTreeMap<String, Arc<CallRecord>>,
     /// Ended calls, oldest first (evicted past the bound).
     ended: VecDeque<String>,
     /// `callId → account` of every shard's calls.
@@ -263,7 +264,7 @@ impl Shard {
         self.apply_state(event);
         for trace in self.acd.apply(event) {
             self.clock_floor = self.clock_floor.max(trace.at);
-            if let Some(record) = self.calls.get_mut(&trace.call_id) {
+            if let Some(record) = self.calls.get_mut(&trace.call_id).map(Arc::make_mut) {
                 record.push_trace(trace.at, "acd", trace.kind, trace.data);
             }
         }
@@ -325,7 +326,7 @@ impl Shard {
                     );
                 }
                 let ended = !record.is_live();
-                self.calls.insert(start.call_id.clone(), record);
+                self.calls.insert(start.call_id.clone(), Arc::new(record));
                 if ended {
                     self.retire(&start.call_id);
                 }
@@ -337,7 +338,7 @@ impl Shard {
                 note,
             } => {
                 self.clock_floor = self.clock_floor.max(*at);
-                let Some(record) = self.calls.get_mut(call_id) else {
+                let Some(record) = self.calls.get_mut(call_id).map(Arc::make_mut) else {
                     return;
                 };
                 record.progress = record.progress.max(*progress);
@@ -355,7 +356,7 @@ impl Shard {
                 note,
             } => {
                 self.index.ended(call_id);
-                let Some(record) = self.calls.get_mut(call_id) else {
+                let Some(record) = self.calls.get_mut(call_id).map(Arc::make_mut) else {
                     return;
                 };
                 self.clock_floor = self.clock_floor.max(*at);
@@ -391,7 +392,7 @@ impl Shard {
             }
             Event::CacReleased { call_id, at } => {
                 self.clock_floor = self.clock_floor.max(*at);
-                let Some(record) = self.calls.get_mut(call_id) else {
+                let Some(record) = self.calls.get_mut(call_id).map(Arc::make_mut) else {
                     return;
                 };
                 if record.admitted {
@@ -457,7 +458,7 @@ impl Shard {
                     );
                 }
                 let live = record.is_live();
-                self.calls.insert(call_id.clone(), (**record).clone());
+                self.calls.insert(call_id.clone(), record.clone());
                 if !live {
                     self.retire(&call_id);
                 }
@@ -490,7 +491,7 @@ impl Shard {
                 if !self.owns(&message.account_id) {
                     return;
                 }
-                if let Some(record) = self.calls.get_mut(&message.call_id) {
+                if let Some(record) = self.calls.get_mut(&message.call_id).map(Arc::make_mut) {
                     if record.start.account_id == message.account_id {
                         let data = serde_json::json!({
                             "key": message.key,
@@ -607,7 +608,7 @@ impl Shard {
         }
         session.trace = trace;
         if matches!(session.phase, Phase::Bridged | Phase::Ended) {
-            if let Some(record) = self.calls.get_mut(&step.call_id) {
+            if let Some(record) = self.calls.get_mut(&step.call_id).map(Arc::make_mut) {
                 flush(record, &mut session);
             }
         }
@@ -670,11 +671,10 @@ impl Shard {
             });
         }
         for call_id in &self.ended {
-            let record = self.calls[call_id].clone();
-            events.push(Event::CallImage(Box::new(record)));
+            events.push(Event::CallImage(self.calls[call_id].clone()));
         }
         for record in self.calls.values().filter(|r| r.is_live()) {
-            events.push(Event::CallImage(Box::new(record.clone())));
+            events.push(Event::CallImage(record.clone()));
         }
         for (account_id, cac) in &self.cac {
             for (key, hits) in &cac.rates {
@@ -763,11 +763,11 @@ impl Shard {
 
     /// A call this shard owns (live or retained).
     pub fn call(&self, call_id: &str) -> Option<&CallRecord> {
-        self.calls.get(call_id)
+        self.calls.get(call_id).map(|record| &**record)
     }
 
     /// Every call this shard owns, by callId.
-    pub fn calls(&self) -> &BTreeMap<String, CallRecord> {
+    pub fn calls(&self) -> &BTreeMap<String, Arc<CallRecord>> {
         &self.calls
     }
 

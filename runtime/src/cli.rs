@@ -147,7 +147,7 @@ pub struct ServeArgs {
     /// WAL segment size, bytes [default: 67108864].
     #[arg(long, env = "SIPBRAIN_SEGMENT_BYTES")]
     pub segment_bytes: Option<u64>,
-    /// Microseconds an idle executor spins before parking [default: 50].
+    /// Microseconds an idle executor spins before parking [default: 0].
     #[arg(long, env = "SIPBRAIN_SPIN_BEFORE_PARK_US")]
     pub spin_before_park_us: Option<u64>,
 }

@@ -196,7 +196,7 @@ impl Config {
             spin_before_park_us: args
                 .spin_before_park_us
                 .or(file.spin_before_park_us)
-                .unwrap_or(50),
+                .unwrap_or(0),
             snapshot_events: args
                 .snapshot_events
                 .or(file.snapshot_events)

@@ -163,7 +163,9 @@ pub use recovery::{recover, RecoveryMode};
 pub use report::{
     Corruption, Record, Recovered, RecoveryError, RecoveryReport, TornTail, Truncation,
 };
-pub use snapshot::{load_newest, write_snapshot, Snapshot, SnapshotWritten};
+pub use snapshot::{
+    load_newest, write_encoded_snapshot, write_snapshot, Snapshot, SnapshotWritten,
+};
 pub use wal::{Wal, WalOptions, WalResume, WalTail};
 
 #[cfg(test)]

@@ -151,6 +151,17 @@ pub async fn write_snapshot<D: Disk>(
     lsn: Lsn,
     bytes: &[u8],
 ) -> io::Result<SnapshotWritten> {
+    write_encoded_snapshot(disk, lsn, encode_snapshot(lsn, bytes)).await
+}
+
+/// [`write_snapshot`] of a file already made by [`encode_snapshot`] (for a
+/// large image, off the thread that awaits this).
+pub async fn write_encoded_snapshot<D: Disk>(
+    disk: &D,
+    lsn: Lsn,
+    image: Vec<u8>,
+) -> io::Result<SnapshotWritten> {
+    debug_assert_eq!(decode_snapshot(&image).map(|s| s.lsn), Ok(lsn));
     let name = snapshot_name(lsn);
     let temp = format!("{name}{TEMP_SUFFIX}");
     let file = match disk.create(&temp).await {
@@ -160,10 +171,10 @@ pub async fn write_snapshot<D: Disk>(
         }
         other => other?,
     };
-    let image = encode_snapshot(lsn, bytes);
-    file.write_at(0, &image).await?;
+    let image_len = image.len() as u64;
+    file.write_owned_at(0, image).await?;
     file.sync().await?;
-    assert_eq!(file.len().await?, image.len() as u64);
+    assert_eq!(file.len().await?, image_len);
     disk.rename(&temp, &name).await?;
     disk.sync_dir().await?;
     // Durable from here on: older state may go.

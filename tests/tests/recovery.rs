@@ -170,14 +170,25 @@ fn snapshots_are_taken_as_the_log_grows_and_recovery_uses_them() {
             200
         );
     }
-    server.kill9();
     let shard = dir.join("gen-1").join("shard-0");
-    let snapshots: Vec<String> = std::fs::read_dir(&shard)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".snap"))
-        .collect();
+    let snapshots_in = |shard: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(shard)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".snap"))
+            .collect()
+    };
+    // Snapshots are encoded on a thread of their own and written after
+    // the commits they cover: wait for the first to land (the condition,
+    // not a fixed time), then kill.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while snapshots_in(&shard).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no snapshot in 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    server.kill9();
+    let snapshots = snapshots_in(&shard);
     // About four snapshots were written (20 events, one per 5). Each one
     // removes the older ones once it is durable; snapshots are written
     // while commits go on, so the kill may land between the newest one's

@@ -96,21 +96,21 @@ impl Disk for GlommioDisk {
 
 impl DiskFile for GlommioFile {
     async fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.write_owned_at(offset, bytes.to_vec()).await
+    }
+
+    async fn write_owned_at(&self, offset: u64, bytes: Vec<u8>) -> io::Result<()> {
         assert_eq!(offset % SECTOR_BYTES, 0, "WAL writes start on a sector");
         assert_eq!(
             bytes.len() as u64 % SECTOR_BYTES,
             0,
             "WAL writes are whole sectors"
         );
-        let written = self
-            .file
-            .write_at(bytes.to_vec(), offset)
-            .await
-            .map_err(to_io)?;
-        if written != bytes.len() {
+        let len = bytes.len();
+        let written = self.file.write_at(bytes, offset).await.map_err(to_io)?;
+        if written != len {
             return Err(io::Error::other(format!(
-                "short write: {written} of {} bytes",
-                bytes.len()
+                "short write: {written} of {len} bytes"
             )));
         }
         Ok(())
