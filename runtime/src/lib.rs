@@ -9,6 +9,7 @@ pub mod demo;
 pub mod import;
 pub mod media;
 pub mod observe;
+pub mod offload;
 pub mod secret;
 pub mod server;
 pub mod store;

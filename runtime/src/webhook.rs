@@ -76,14 +76,16 @@ async fn send(call: &WebhookCall) -> Option<Map<String, Value>> {
     Some(vars)
 }
 
-/// An IP literal as is; a name through the blocking pool (DNS never runs
-/// on the shard's executor).
+/// An IP literal as is; a name on a thread of its own (DNS never runs on
+/// the shard's executor, nor holds the blocking pool the WAL needs).
 async fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Some(SocketAddr::new(ip, port));
     }
     let name = format!("{host}:{port}");
-    glommio::executor()
-        .spawn_blocking(move || name.to_socket_addrs().ok().and_then(|mut a| a.next()))
-        .await
+    crate::offload::on_own_thread("webhook-dns", move || {
+        name.to_socket_addrs().ok().and_then(|mut a| a.next())
+    })
+    .await
+    .flatten()
 }

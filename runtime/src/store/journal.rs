@@ -8,6 +8,7 @@
 //! recovery from disk on restart (never retry an fsync).
 
 use super::disk::GlommioDisk;
+use crate::offload;
 use futures_channel::oneshot;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use sipbrain_core::event::{self, Event};
@@ -165,52 +166,25 @@ async fn commit_batch(
     Ok(())
 }
 
-/// How often the shard looks for the encoder's result.
-const ENCODER_POLL: std::time::Duration = std::time::Duration::from_millis(10);
-
 /// Encodes a snapshot image (the archive and the file around it) on a
-/// thread of its own at the lowest CPU priority (nice 19); `None` when no
-/// thread could be started (the snapshot is skipped: the WAL still has
+/// thread of its own at the lowest CPU priority; `None` when no thread
+/// could be started (the snapshot is skipped: the WAL still has
 /// everything).
 ///
-/// - Not on glommio's blocking pool: its one thread also does the WAL's
-///   renames (a new segment), so a commit that needed a new segment waited
-///   for the whole encode. Measured: the shard parked in
-///   `io_cqring_wait` for ~230 ms at a time, p99 at half load 200-300 ms.
-///   The shard polls for the result every [`ENCODER_POLL`] instead.
+/// - Not on glommio's blocking pool (see [`crate::offload`]): a commit that
+///   needed a new segment waited for the whole encode. Measured: the shard
+///   parked in `io_cqring_wait` for ~230 ms at a time, p99 at half load
+///   200-300 ms.
 /// - At nice 19 it takes the CPU time the shard leaves idle, so with the
 ///   server pinned to one CPU requests are not queued behind it.
 /// - Only the owned file buffer comes back, and goes to the disk without
 ///   a copy.
 async fn encode_in_background(image: Vec<Event>, lsn: Lsn) -> Option<Vec<u8>> {
-    let (done, result) = std::sync::mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new()
-        .name("snapshot-encode".into())
-        .spawn(move || {
-            // SAFETY: plain syscalls about this thread's own id; with
-            // PRIO_PROCESS and a thread id, setpriority changes that
-            // thread only on Linux. Raising nice needs no privilege; a
-            // failure leaves the priority as it was.
-            unsafe {
-                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-                libc::setpriority(libc::PRIO_PROCESS, tid, 19);
-            }
-            let _ = done.send(encode(&image, lsn));
-        });
-    if let Err(error) = spawned {
-        tracing::warn!(%error, "no thread for the snapshot encoder; snapshot skipped");
-        return None;
-    }
-    loop {
-        match result.try_recv() {
-            Ok(file) => return Some(file),
-            Err(std::sync::mpsc::TryRecvError::Empty) => glommio::timer::sleep(ENCODER_POLL).await,
-            // The thread sends before it ends, and a panic aborts.
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                unreachable!("the snapshot encoder ended without a result")
-            }
-        }
-    }
+    offload::on_own_thread("snapshot-encode", move || {
+        offload::lowest_priority();
+        encode(&image, lsn)
+    })
+    .await
 }
 
 /// The snapshot file of `image` at `lsn`: the archive, its header and CRCs.
