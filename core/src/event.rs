@@ -531,6 +531,24 @@ mod tests {
     }
 
     #[test]
+    fn an_arc_as_box_archives_byte_for_byte_as_the_box_it_replaced() {
+        // `CallImage` held a `Box<CallRecord>` before the records were
+        // shared: snapshots written then must still decode.
+        #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, PartialEq)]
+        struct Boxed(u32, Box<Vec<String>>);
+        #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, PartialEq)]
+        struct Shared(u32, #[rkyv(with = ArcAsBox)] Arc<Vec<String>>);
+        let items = vec!["call-1".to_string(), "a trace line".to_string()];
+        let boxed =
+            rkyv::to_bytes::<rkyv::rancor::Error>(&Boxed(7, Box::new(items.clone()))).unwrap();
+        let shared = Shared(7, Arc::new(items));
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&shared).unwrap();
+        assert_eq!(bytes.as_slice(), boxed.as_slice());
+        let back = rkyv::from_bytes::<Shared, rkyv::rancor::Error>(&boxed).unwrap();
+        assert_eq!(back, shared);
+    }
+
+    #[test]
     fn a_truncated_archive_is_refused() {
         let event = Event::AccountDeleted {
             account_id: "acc_acme".into(),
