@@ -534,14 +534,22 @@ mod tests {
     fn an_arc_as_box_archives_byte_for_byte_as_the_box_it_replaced() {
         // `CallImage` held a `Box<CallRecord>` before the records were
         // shared: snapshots written then must still decode.
+        #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Clone, Debug, PartialEq)]
+        struct Record {
+            call_id: String,
+            trace: Vec<String>,
+        }
         #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, PartialEq)]
-        struct Boxed(u32, Box<Vec<String>>);
+        struct Boxed(u32, Box<Record>);
         #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, PartialEq)]
-        struct Shared(u32, #[rkyv(with = ArcAsBox)] Arc<Vec<String>>);
-        let items = vec!["call-1".to_string(), "a trace line".to_string()];
+        struct Shared(u32, #[rkyv(with = ArcAsBox)] Arc<Record>);
+        let record = Record {
+            call_id: "call-1".into(),
+            trace: vec!["routed".into(), "a longer trace line".into()],
+        };
         let boxed =
-            rkyv::to_bytes::<rkyv::rancor::Error>(&Boxed(7, Box::new(items.clone()))).unwrap();
-        let shared = Shared(7, Arc::new(items));
+            rkyv::to_bytes::<rkyv::rancor::Error>(&Boxed(7, Box::new(record.clone()))).unwrap();
+        let shared = Shared(7, Arc::new(record));
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&shared).unwrap();
         assert_eq!(bytes.as_slice(), boxed.as_slice());
         let back = rkyv::from_bytes::<Shared, rkyv::rancor::Error>(&boxed).unwrap();
