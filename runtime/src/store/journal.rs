@@ -100,13 +100,12 @@ pub async fn run_committer(
             // Taken together, without a pause: every applied event is now
             // either durable or in `batch`, so the image is exactly the
             // state at the end of this batch's commit.
-            let taking = std::time::Instant::now();
             let image = if journal.snapshotting.get() {
                 None
             } else {
-                snapshot_due()
+                let taking = std::time::Instant::now();
+                snapshot_due().map(|image| (image, taking.elapsed()))
             };
-            let image = image.map(|image| (image, taking.elapsed()));
             let batch = journal.take();
             if batch.is_none() && image.is_none() {
                 break;
