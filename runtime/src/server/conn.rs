@@ -19,6 +19,9 @@ pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
         Ok(addr) => addr.ip(),
         Err(_) => return,
     };
+    if let Err(error) = configure(&stream) {
+        tracing::debug!(%error, "socket options not set");
+    }
     if node.connections.get() >= node.settings.connections_max {
         let refusal = ApiError::new(503, "overloaded", "too many connections").to_response();
         let mut out = Vec::new();
@@ -29,6 +32,14 @@ pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
     node.connections.set(node.connections.get() + 1);
     let _ = serve_open(&node, &mut stream, peer).await;
     node.connections.set(node.connections.get() - 1);
+}
+
+/// Socket options for an accepted connection. `TCP_NODELAY`: answers are
+/// written whole, and with Nagle's algorithm on, an answer that follows
+/// another not yet acknowledged waits for the client's delayed ACK, which
+/// often comes only with the client's next request on that connection.
+fn configure(stream: &TcpStream) -> glommio::Result<(), ()> {
+    stream.set_nodelay(true)
 }
 
 async fn serve_open(node: &Node, stream: &mut TcpStream, peer: IpAddr) -> std::io::Result<()> {
@@ -137,4 +148,27 @@ async fn answer_batch(
     }
     batch.clear();
     open
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glommio::net::TcpListener;
+    use glommio::{LocalExecutorBuilder, Placement};
+
+    #[test]
+    fn an_accepted_connection_sends_without_nagle_delay() {
+        let handle = LocalExecutorBuilder::new(Placement::Unbound)
+            .spawn(|| async {
+                let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+                let addr = listener.local_addr().expect("addr");
+                let _client = TcpStream::connect(addr).await.expect("connect");
+                let accepted = listener.accept().await.expect("accept");
+                assert!(!accepted.nodelay().expect("read option"));
+                configure(&accepted).expect("configure");
+                accepted.nodelay().expect("read option")
+            })
+            .expect("executor");
+        assert!(handle.join().expect("join"));
+    }
 }
