@@ -1,8 +1,8 @@
 //! The `Disk` trait: one directory of files, the only way this crate
 //! touches storage.
 //!
-//! The runtime implements it over glommio DMA files (O_DIRECT, io_uring);
-//! the simulator and the tests use [`crate::mem_disk::MemDisk`]. The trait is
+//! The runtime implements it over glommio files (io_uring, buffered,
+//! `O_DSYNC`: `runtime/src/store/disk.rs`); the simulator and the tests use [`crate::mem_disk::MemDisk`]. The trait is
 //! async and single-threaded: futures need not be `Send`, and a shard owns
 //! its disk.
 //!
