@@ -134,11 +134,10 @@ impl Window {
             self.completed += 1;
         }
         if started.start_ns >= self.measure_start_ns && started.start_ns < self.measure_end_ns {
-            self.recorder.record(
-                started.kind,
-                status,
-                now_ns.saturating_sub(started.start_ns),
-            );
+            let latency_ns = now_ns.saturating_sub(started.start_ns);
+            self.recorder.record(started.kind, status, latency_ns);
+            self.recorder
+                .record_slice(started.start_ns - self.measure_start_ns, latency_ns);
         }
     }
 }
@@ -311,6 +310,7 @@ pub fn run(config: &RunConfig, workload: &mut Workload) -> io::Result<RunResult>
         },
         latency: Default::default(),
         kinds: vec![],
+        slowest_slices: vec![],
     };
     result.summarize(&window.recorder);
     Ok(result)

@@ -21,10 +21,18 @@ pub struct KindRecorder {
     pub statuses: BTreeMap<u16, u64>,
 }
 
+/// Length of a slice of the window in [`RunResult::slowest_slices`].
+pub const SLICE_NS: u64 = 100_000_000;
+
+/// How many slowest slices a run reports.
+const SLOWEST_SLICES: usize = 5;
+
 /// Everything recorded during the measured window.
 pub struct Recorder {
     pub all_ns: Histogram<u64>,
     pub kinds: Vec<KindRecorder>,
+    /// Slowest answer per [`SLICE_NS`] of the window, by send (or due) time.
+    pub slice_max_ns: Vec<u64>,
 }
 
 impl Default for Recorder {
@@ -38,6 +46,7 @@ impl Default for Recorder {
                     statuses: BTreeMap::new(),
                 })
                 .collect(),
+            slice_max_ns: Vec::new(),
         }
     }
 }
@@ -51,6 +60,34 @@ impl Recorder {
             .record(latency_ns)
             .expect("clamped into bounds");
         *k.statuses.entry(status).or_insert(0) += 1;
+    }
+
+    /// Notes a latency against the slice of the window its request was
+    /// sent (or due) in, `offset_ns` after the window's start.
+    pub fn record_slice(&mut self, offset_ns: u64, latency_ns: u64) {
+        // A window is seconds to minutes long: a few thousand slices.
+        let slice = usize::try_from(offset_ns / SLICE_NS).expect("a window fits in memory");
+        if self.slice_max_ns.len() <= slice {
+            self.slice_max_ns.resize(slice + 1, 0);
+        }
+        self.slice_max_ns[slice] = self.slice_max_ns[slice].max(latency_ns);
+    }
+
+    /// The slowest slices, slowest first (ties: earliest first).
+    pub fn slowest_slices(&self) -> Vec<Slice> {
+        let mut slices: Vec<Slice> = self
+            .slice_max_ns
+            .iter()
+            .enumerate()
+            .filter(|(_, max)| **max > 0)
+            .map(|(i, max)| Slice {
+                at_ms: i as u64 * SLICE_NS / 1_000_000,
+                max_us: (*max as f64 / 100.0).round() / 10.0,
+            })
+            .collect();
+        slices.sort_by(|a, b| b.max_us.total_cmp(&a.max_us).then(a.at_ms.cmp(&b.at_ms)));
+        slices.truncate(SLOWEST_SLICES);
+        slices
     }
 
     pub fn count(&self) -> u64 {
@@ -84,6 +121,15 @@ impl Percentiles {
             max_us: us(h.max()),
         }
     }
+}
+
+/// One slice of the measured window and its slowest answer: a tail made
+/// of a few stalls shows as a few slow slices, a spread-out one as many.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Slice {
+    /// Start of the slice, from the window's start.
+    pub at_ms: u64,
+    pub max_us: f64,
 }
 
 /// One request kind's share of a run.
@@ -123,6 +169,10 @@ pub struct RunResult {
     pub server_cpu_cores: Option<f64>,
     pub latency: Percentiles,
     pub kinds: Vec<KindSummary>,
+    /// The 100 ms slices of the window with the slowest answers (by send
+    /// or due time), slowest first, at most five.
+    #[serde(default)]
+    pub slowest_slices: Vec<Slice>,
 }
 
 impl RunResult {
@@ -138,6 +188,7 @@ impl RunResult {
     /// Fills the latency and per-kind fields from `recorder`.
     pub fn summarize(&mut self, recorder: &Recorder) {
         self.latency = Percentiles::of(&recorder.all_ns);
+        self.slowest_slices = recorder.slowest_slices();
         self.kinds = Kind::ALL
             .iter()
             .zip(&recorder.kinds)
@@ -337,7 +388,32 @@ mod tests {
             server_cpu_cores: Some(1.0),
             latency: Percentiles::default(),
             kinds: vec![],
+            slowest_slices: vec![],
         }
+    }
+
+    #[test]
+    fn the_slowest_slices_name_when_the_tail_happened() {
+        let mut recorder = Recorder::default();
+        for (offset_ms, latency_ms) in
+            [(5, 1), (120, 30), (150, 2), (950, 30), (990, 40), (1210, 3)]
+        {
+            recorder.record_slice(offset_ms * 1_000_000, latency_ms * 1_000_000);
+        }
+        let at: Vec<(u64, f64)> = recorder
+            .slowest_slices()
+            .iter()
+            .map(|s| (s.at_ms, s.max_us))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (900, 40_000.0),
+                (100, 30_000.0),
+                (1200, 3000.0),
+                (0, 1000.0)
+            ]
+        );
     }
 
     #[test]

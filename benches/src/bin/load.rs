@@ -189,7 +189,8 @@ fn one_run(
 fn one_line(tag: &str, r: &RunResult) -> String {
     format!(
         "[{tag}] {} c={} d={}{}: {:.0} req/s, p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; \
-         client CPU {:.2}, server CPU {}; {} (transport errors {}, backlog max {}, dropped {})",
+         client CPU {:.2}, server CPU {}; {} (transport errors {}, backlog max {}, dropped {}); \
+         slowest 100 ms slices: {}",
         r.mode,
         r.connections,
         r.depth,
@@ -205,7 +206,12 @@ fn one_line(tag: &str, r: &RunResult) -> String {
         r.statuses_text(),
         r.transport_errors,
         r.backlog_max,
-        r.dropped
+        r.dropped,
+        r.slowest_slices
+            .iter()
+            .map(|s| format!("+{} ms {:.1} ms", s.at_ms, s.max_us / 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
