@@ -28,7 +28,7 @@
 //! the next older valid snapshot is used; WAL continuity then decides
 //! whether anything after it is missing.
 
-use crate::disk::{read_all, sector_round_up, Disk, DiskFile};
+use crate::disk::{read_all, sector_round_up, Disk, DiskFile, SECTOR_BYTES};
 use crate::lsn::Lsn;
 use crate::recovery::RecoveryMode;
 use crate::report::{Corruption, RecoveryError};
@@ -154,8 +154,15 @@ pub async fn write_snapshot<D: Disk>(
     write_encoded_snapshot(disk, lsn, encode_snapshot(lsn, bytes)).await
 }
 
+/// Bytes per write of a snapshot file. The WAL shares the disk: one write
+/// of a whole image (tens of MB) makes every commit behind it wait for all
+/// of it, slices make them wait for one slice at most.
+pub const SNAPSHOT_SLICE_BYTES: usize = 1 << 20;
+const _: () = assert!(SNAPSHOT_SLICE_BYTES as u64 % SECTOR_BYTES == 0);
+
 /// [`write_snapshot`] of a file already made by [`encode_snapshot`] (for a
-/// large image, off the thread that awaits this).
+/// large image, off the thread that awaits this), written in slices of
+/// [`SNAPSHOT_SLICE_BYTES`].
 pub async fn write_encoded_snapshot<D: Disk>(
     disk: &D,
     lsn: Lsn,
@@ -172,7 +179,10 @@ pub async fn write_encoded_snapshot<D: Disk>(
         other => other?,
     };
     let image_len = image.len() as u64;
-    file.write_owned_at(0, image).await?;
+    for (index, slice) in image.chunks(SNAPSHOT_SLICE_BYTES).enumerate() {
+        file.write_at((index * SNAPSHOT_SLICE_BYTES) as u64, slice)
+            .await?;
+    }
     file.sync().await?;
     assert_eq!(file.len().await?, image_len);
     disk.rename(&temp, &name).await?;
@@ -299,6 +309,24 @@ mod tests {
         let (offset, reason) = decode_snapshot(&image).unwrap_err();
         assert_eq!(offset, SNAPSHOT_HEADER_BYTES as u64);
         assert!(reason.contains("body checksum"));
+    }
+
+    #[test]
+    fn a_large_snapshot_is_written_in_slices_and_loads_whole() {
+        use crate::mem_disk::MemDisk;
+        use futures_lite::future::block_on;
+        let body: Vec<u8> = (0..SNAPSHOT_SLICE_BYTES * 5 / 2)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let disk = MemDisk::new();
+        let before = disk.stats().writes;
+        block_on(write_snapshot(&disk, Lsn(9), &body)).expect("written");
+        // Header + body round up to three slices, the last one partial.
+        assert_eq!(disk.stats().writes - before, 3);
+        let load = block_on(load_newest(&disk, RecoveryMode::Strict)).expect("loaded");
+        let snapshot = load.snapshot.expect("a snapshot");
+        assert_eq!(snapshot.lsn, Lsn(9));
+        assert!(snapshot.bytes == body, "the slices join up to the body");
     }
 
     #[test]
