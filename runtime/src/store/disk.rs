@@ -17,8 +17,9 @@
 //! metadata needed to read it back) is durable, as if an fdatasync
 //! followed it. A commit is then one io_uring operation instead of a write
 //! and an fdatasync handed to the kernel's workers one after the other, and
-//! [`DiskFile::sync`] is a no-op unless the file's size or allocation
-//! changed since the last one.
+//! [`DiskFile::sync`] runs an fdatasync only for a file just opened (what
+//! an earlier process wrote may still be in the page cache only) or whose
+//! size or allocation changed since the last one.
 
 use glommio::io::{BufferedFile, Directory, OpenOptions};
 use sipbrain_storage::disk::{Disk, DiskFile, SECTOR_BYTES};
@@ -44,16 +45,19 @@ impl GlommioDisk {
 #[derive(Debug)]
 pub struct GlommioFile {
     file: BufferedFile,
-    /// An allocate or truncate since the last fdatasync: the next sync must
-    /// run (`O_DSYNC` covers writes only).
-    resized: Cell<bool>,
+    /// The file may hold what is not yet durable, so the next sync must
+    /// run an fdatasync: it was opened (a process that crashed mid-write may
+    /// have left bytes in the page cache only; rule 15 syncs before
+    /// reading), or allocated or truncated since (`O_DSYNC` covers writes
+    /// only).
+    unsynced: Cell<bool>,
 }
 
 impl GlommioFile {
-    fn new(file: BufferedFile) -> GlommioFile {
+    fn new(file: BufferedFile, unsynced: bool) -> GlommioFile {
         GlommioFile {
             file,
-            resized: Cell::new(false),
+            unsynced: Cell::new(unsynced),
         }
     }
 }
@@ -74,7 +78,7 @@ impl Disk for GlommioDisk {
             .buffered_open(self.dir.join(name))
             .await
             .map_err(to_io)?;
-        Ok(GlommioFile::new(file))
+        Ok(GlommioFile::new(file, false))
     }
 
     async fn open(&self, name: &str) -> io::Result<GlommioFile> {
@@ -85,7 +89,7 @@ impl Disk for GlommioDisk {
             .buffered_open(self.dir.join(name))
             .await
             .map_err(to_io)?;
-        Ok(GlommioFile::new(file))
+        Ok(GlommioFile::new(file, true))
     }
 
     async fn list(&self) -> io::Result<Vec<String>> {
@@ -145,11 +149,11 @@ impl DiskFile for GlommioFile {
 
     async fn sync(&self) -> io::Result<()> {
         // Every completed write is already durable (O_DSYNC).
-        if !self.resized.get() {
+        if !self.unsynced.get() {
             return Ok(());
         }
         self.file.fdatasync().await.map_err(to_io)?;
-        self.resized.set(false);
+        self.unsynced.set(false);
         Ok(())
     }
 
@@ -158,12 +162,12 @@ impl DiskFile for GlommioFile {
     }
 
     async fn allocate(&self, len: u64) -> io::Result<()> {
-        self.resized.set(true);
+        self.unsynced.set(true);
         self.file.pre_allocate(len, false).await.map_err(to_io)
     }
 
     async fn truncate(&self, len: u64) -> io::Result<()> {
-        self.resized.set(true);
+        self.unsynced.set(true);
         self.file.truncate(len).await.map_err(to_io)
     }
 }
@@ -180,7 +184,8 @@ mod tests {
     }
 
     /// `sync` skips the fdatasync after writes: that is only sound while
-    /// every file is opened `O_DSYNC`.
+    /// every file is opened `O_DSYNC`, and while opening, allocating and
+    /// truncating still make the next sync a real one.
     #[test]
     fn files_write_durably_because_they_are_opened_o_dsync() {
         let dir = std::env::temp_dir().join(format!("sipbrain-disk-{}", std::process::id()));
@@ -191,12 +196,19 @@ mod tests {
                 move || async move {
                     let disk = GlommioDisk::new(dir).expect("dir");
                     let created = disk.create("a").await.expect("create");
+                    assert!(!created.unsynced.get(), "a new file holds nothing");
                     created.allocate(SECTOR_BYTES).await.expect("allocate");
-                    assert!(created.resized.get(), "an allocation needs a sync");
+                    assert!(created.unsynced.get(), "an allocation needs a sync");
                     created.sync().await.expect("sync");
-                    assert!(!created.resized.get());
+                    assert!(!created.unsynced.get());
                     created.write_at(0, &[7; 4096]).await.expect("write");
+                    assert!(!created.unsynced.get(), "an O_DSYNC write is durable");
+                    created.truncate(0).await.expect("truncate");
+                    assert!(created.unsynced.get(), "a truncate needs a sync");
                     let opened = disk.open("a").await.expect("open");
+                    assert!(opened.unsynced.get(), "synced before it is read");
+                    opened.sync().await.expect("sync");
+                    assert!(!opened.unsynced.get());
                     [status_flags(&created), status_flags(&opened)]
                 }
             })
