@@ -103,9 +103,12 @@ pub struct Shard {
     /// Documents of the accounts this shard owns (all of them on the
     /// control shard).
     accounts: BTreeMap<String, Account>,
-    /// The JSON each of `accounts` was last put with: what a snapshot
-    /// stores, so taking one does not re-serialize every account on the
-    /// shard (tens of ms for a few dozen accounts).
+    /// On the control shard, the JSON each of `accounts` was last put
+    /// with: what its snapshot stores, so taking one does not re-serialize
+    /// every account on the shard (tens of ms for a few dozen accounts).
+    /// A document stays as it was put (current code puts
+    /// `Account::to_json`), so `account::parse` must keep reading every
+    /// form an older version put.
     account_docs: BTreeMap<String, String>,
     replays: ReplayCache,
     failures: FailureCounter,
@@ -286,7 +289,9 @@ impl Shard {
                 self.directory.put(&account, keys);
                 if self.keeps(account_id) {
                     self.accounts.insert(account_id.clone(), account);
-                    self.account_docs.insert(account_id.clone(), doc.clone());
+                    if self.config.id == CONTROL_SHARD {
+                        self.account_docs.insert(account_id.clone(), doc.clone());
+                    }
                 }
             }
             Event::AccountDeleted { account_id } => {

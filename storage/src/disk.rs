@@ -2,9 +2,9 @@
 //! touches storage.
 //!
 //! The runtime implements it over glommio files (io_uring, buffered,
-//! `O_DSYNC`: `runtime/src/store/disk.rs`); the simulator and the tests use [`crate::mem_disk::MemDisk`]. The trait is
-//! async and single-threaded: futures need not be `Send`, and a shard owns
-//! its disk.
+//! `O_DSYNC`: `runtime/src/store/disk.rs`); the simulator and the tests
+//! use [`crate::mem_disk::MemDisk`]. The trait is async and
+//! single-threaded: futures need not be `Send`, and a shard owns its disk.
 //!
 //! Writes are whole sectors at sector-aligned offsets (Direct I/O rules);
 //! reads may be any range and come back short at end of file.

@@ -3,7 +3,7 @@
 //!
 //! The crate is sans-IO and deterministic: no `std::fs`, clocks, threads or
 //! randomness. Every byte goes through [`Disk`]; the runtime implements it
-//! over glommio DMA files, the simulator and the tests use [`MemDisk`],
+//! over glommio files (io_uring, `O_DSYNC`), the simulator and the tests use [`MemDisk`],
 //! which models what survives a crash and injects faults.
 //!
 //! # Use

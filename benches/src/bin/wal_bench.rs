@@ -1,6 +1,6 @@
 //! WAL group-commit benchmark: events/s and commit latency (p50/p99) for
-//! batch sizes 1…1024, through the real glommio disk (write + fdatasync)
-//! of the server.
+//! batch sizes 1…1024, through the real glommio disk of the server (one
+//! `O_DSYNC` write per commit).
 //!
 //! `cargo run --release -p sipbrain-benches --bin wal_bench -- --dir ./bench-data`
 

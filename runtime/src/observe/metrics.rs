@@ -23,7 +23,7 @@ const LATENCY_BUCKETS: [f64; 15] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5,
 ];
-/// WAL commit (one write + one fdatasync) latency buckets, seconds.
+/// WAL commit (one `O_DSYNC` write) latency buckets, seconds.
 const COMMIT_BUCKETS: [f64; 13] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128,
     0.5,
@@ -313,7 +313,7 @@ impl Collector for Scrape {
         per_shard(
             &mut encoder,
             "sipbrain_wal_commit_duration_seconds",
-            "One group commit of the shard's WAL (write and fdatasync).",
+            "One group commit of the shard's WAL (one O_DSYNC write).",
             &|shard| {
                 let mut s = Snapshot::empty(&COMMIT_BUCKETS);
                 s.add(&shard.commit_seconds);

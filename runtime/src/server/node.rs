@@ -231,7 +231,7 @@ impl Node {
     /// Answers pipelined requests, in order. One whose call runs on this
     /// core is decided and applied at once (after those before it) and
     /// then waits for its group commit together with the others, so one
-    /// fdatasync covers the whole run; every answer still waits for its
+    /// durable write covers the whole run; every answer still waits for its
     /// events (and all applied before them) to be durable. One that must
     /// wait on another core (forwarded, or run on every shard) or on the
     /// TTS engine first lets those before it finish, then runs alone.

@@ -51,6 +51,11 @@ pub struct GlommioFile {
     /// reading), or allocated or truncated since (`O_DSYNC` covers writes
     /// only).
     unsynced: Cell<bool>,
+    /// A write, allocate, truncate or fdatasync failed: what the file holds is not
+    /// known, and with `O_DSYNC` the error was the write's to report, so no
+    /// later fdatasync would. Every sync fails from then on (never retried,
+    /// rule 16).
+    failed: Cell<bool>,
 }
 
 impl GlommioFile {
@@ -58,7 +63,16 @@ impl GlommioFile {
         GlommioFile {
             file,
             unsynced: Cell::new(unsynced),
+            failed: Cell::new(false),
         }
+    }
+
+    /// Notes a failed change to the file (see `failed`).
+    fn check<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        if result.is_err() {
+            self.failed.set(true);
+        }
+        result
     }
 }
 
@@ -133,13 +147,16 @@ impl DiskFile for GlommioFile {
             "WAL writes are whole sectors"
         );
         let len = bytes.len();
-        let written = self.file.write_at(bytes, offset).await.map_err(to_io)?;
-        if written != len {
-            return Err(io::Error::other(format!(
-                "short write: {written} of {len} bytes"
-            )));
-        }
-        Ok(())
+        let written = self.file.write_at(bytes, offset).await.map_err(to_io);
+        self.check(written.and_then(|written| {
+            if written == len {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!(
+                    "short write: {written} of {len} bytes"
+                )))
+            }
+        }))
     }
 
     async fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
@@ -148,11 +165,17 @@ impl DiskFile for GlommioFile {
     }
 
     async fn sync(&self) -> io::Result<()> {
+        if self.failed.get() {
+            return Err(io::Error::other(
+                "an earlier write, allocate, truncate or sync of this file failed",
+            ));
+        }
         // Every completed write is already durable (O_DSYNC).
         if !self.unsynced.get() {
             return Ok(());
         }
-        self.file.fdatasync().await.map_err(to_io)?;
+        let synced = self.file.fdatasync().await.map_err(to_io);
+        self.check(synced)?;
         self.unsynced.set(false);
         Ok(())
     }
@@ -163,12 +186,14 @@ impl DiskFile for GlommioFile {
 
     async fn allocate(&self, len: u64) -> io::Result<()> {
         self.unsynced.set(true);
-        self.file.pre_allocate(len, false).await.map_err(to_io)
+        let allocated = self.file.pre_allocate(len, false).await.map_err(to_io);
+        self.check(allocated)
     }
 
     async fn truncate(&self, len: u64) -> io::Result<()> {
         self.unsynced.set(true);
-        self.file.truncate(len).await.map_err(to_io)
+        let truncated = self.file.truncate(len).await.map_err(to_io);
+        self.check(truncated)
     }
 }
 
@@ -209,6 +234,12 @@ mod tests {
                     assert!(opened.unsynced.get(), "synced before it is read");
                     opened.sync().await.expect("sync");
                     assert!(!opened.unsynced.get());
+                    // After a failed write (here: noted by hand), no sync
+                    // reports the file durable again.
+                    let failed = opened.check::<()>(Err(io::Error::other("EIO")));
+                    assert!(failed.is_err());
+                    assert!(opened.sync().await.is_err());
+                    assert!(opened.sync().await.is_err(), "never retried");
                     [status_flags(&created), status_flags(&opened)]
                 }
             })

@@ -1,6 +1,7 @@
 //! Group commit: every request's events go into one queue; a committer task
-//! writes all that queued while the previous sync was in flight as one WAL
-//! write plus one fdatasync, then releases the waiting replies in order.
+//! writes all that queued while the previous commit was in flight as one
+//! durable WAL write (`O_DSYNC`, `store/disk.rs`), then releases the
+//! waiting replies in order.
 //!
 //! A reply (even a read's) leaves only once everything its shard applied
 //! before it is durable, so nothing is ever answered from state that could
@@ -125,7 +126,7 @@ pub async fn run_committer(
         .unwrap_or_else(|| std::io::Error::other("the journal closed"))
 }
 
-/// Appends a batch's events, commits them (one write, one sync), releases
+/// Appends a batch's events, commits them (one durable write), releases
 /// its waiters in order.
 async fn commit_batch(
     journal: &Journal,
@@ -176,8 +177,9 @@ async fn commit_batch(
 ///   200-300 ms.
 /// - At nice 19 it takes the CPU time the shard leaves idle, so with the
 ///   server pinned to one CPU requests are not queued behind it.
-/// - Only the owned file buffer comes back, and goes to the disk without
-///   a copy.
+/// - Only the owned file buffer comes back; it goes to the disk in 1 MiB
+///   slices (each copied once into io_uring's buffer), so WAL commits
+///   never queue behind the whole image.
 async fn encode_in_background(image: Vec<Event>, lsn: Lsn) -> Option<Vec<u8>> {
     offload::on_own_thread("snapshot-encode", move || {
         offload::lowest_priority();
