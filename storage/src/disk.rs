@@ -56,12 +56,6 @@ pub trait DiskFile {
     /// durable until [`DiskFile::sync`] returns `Ok`.
     async fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()>;
 
-    /// [`DiskFile::write_at`] of a buffer the caller gives up, so a disk
-    /// that needs an owned buffer (io_uring) takes it without a copy.
-    async fn write_owned_at(&self, offset: u64, bytes: Vec<u8>) -> io::Result<()> {
-        self.write_at(offset, &bytes).await
-    }
-
     /// Reads up to `len` bytes at `offset`; shorter only at end of file.
     async fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>>;
 

@@ -151,7 +151,7 @@ pub async fn write_snapshot<D: Disk>(
     lsn: Lsn,
     bytes: &[u8],
 ) -> io::Result<SnapshotWritten> {
-    write_encoded_snapshot(disk, lsn, encode_snapshot(lsn, bytes)).await
+    write_encoded_snapshot(disk, lsn, &encode_snapshot(lsn, bytes)).await
 }
 
 /// Bytes per write of a snapshot file. The WAL shares the disk: one write
@@ -166,9 +166,9 @@ const _: () = assert!(SNAPSHOT_SLICE_BYTES as u64 % SECTOR_BYTES == 0);
 pub async fn write_encoded_snapshot<D: Disk>(
     disk: &D,
     lsn: Lsn,
-    image: Vec<u8>,
+    image: &[u8],
 ) -> io::Result<SnapshotWritten> {
-    debug_assert_eq!(decode_snapshot(&image).map(|s| s.lsn), Ok(lsn));
+    debug_assert_eq!(decode_snapshot(image).map(|s| s.lsn), Ok(lsn));
     let name = snapshot_name(lsn);
     let temp = format!("{name}{TEMP_SUFFIX}");
     let file = match disk.create(&temp).await {

@@ -51,10 +51,10 @@ pub struct GlommioFile {
     /// reading), or allocated or truncated since (`O_DSYNC` covers writes
     /// only).
     unsynced: Cell<bool>,
-    /// A write, allocate, truncate or fdatasync failed: what the file holds is not
-    /// known, and with `O_DSYNC` the error was the write's to report, so no
-    /// later fdatasync would. Every sync fails from then on (never retried,
-    /// rule 16).
+    /// A write, allocate, truncate or fdatasync failed: what the file holds
+    /// is not known, and with `O_DSYNC` the error was the write's to
+    /// report, so no later fdatasync would. Every sync fails from then on
+    /// (never retried, rule 16).
     failed: Cell<bool>,
 }
 
@@ -136,10 +136,6 @@ impl Disk for GlommioDisk {
 
 impl DiskFile for GlommioFile {
     async fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        self.write_owned_at(offset, bytes.to_vec()).await
-    }
-
-    async fn write_owned_at(&self, offset: u64, bytes: Vec<u8>) -> io::Result<()> {
         assert_eq!(offset % SECTOR_BYTES, 0, "WAL writes start on a sector");
         assert_eq!(
             bytes.len() as u64 % SECTOR_BYTES,
@@ -147,7 +143,12 @@ impl DiskFile for GlommioFile {
             "WAL writes are whole sectors"
         );
         let len = bytes.len();
-        let written = self.file.write_at(bytes, offset).await.map_err(to_io);
+        // io_uring needs a buffer it owns until the write completes.
+        let written = self
+            .file
+            .write_at(bytes.to_vec(), offset)
+            .await
+            .map_err(to_io);
         self.check(written.and_then(|written| {
             if written == len {
                 Ok(())

@@ -223,7 +223,7 @@ fn start_snapshot(
         };
         let bytes = body.len();
         let writing = std::time::Instant::now();
-        let result = snapshot::write_encoded_snapshot(&disk, lsn, body).await;
+        let result = snapshot::write_encoded_snapshot(&disk, lsn, &body).await;
         journal.snapshotting.set(false);
         match result {
             Ok(_) => tracing::info!(
