@@ -656,7 +656,7 @@ mod tests {
                 node: "edge-1".into(),
                 epoch: 2,
             },
-            Event::CallImage(std::sync::Arc::new(CallRecord::new(start(false)))),
+            Event::CallImage(std::sync::Arc::new(CallRecord::new(&start(false)))),
             Event::RateImage {
                 account_id: "acc_acme".into(),
                 key: "lim".into(),

@@ -300,6 +300,22 @@ impl Event {
                 | Event::AuthFlagged { .. }
         )
     }
+
+    /// This event as the other shards receive it, when it is broadcast: a
+    /// routed call reaches them as its index entry only (they keep no
+    /// record of it, and the start with its trace is ~2 KB), the rest as
+    /// they are.
+    pub fn for_peers(&self) -> Option<Event> {
+        match self {
+            Event::CallRouted(start) => Some(Event::CallIndexed {
+                call_id: start.call_id.clone(),
+                account_id: start.account_id.clone(),
+                ended: start.rejected,
+            }),
+            event if event.is_broadcast() => Some(event.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Event {
@@ -554,6 +570,44 @@ mod tests {
         assert_eq!(bytes.as_slice(), boxed.as_slice());
         let back = rkyv::from_bytes::<Shared, rkyv::rancor::Error>(&boxed).unwrap();
         assert_eq!(back, shared);
+    }
+
+    #[test]
+    fn peers_get_a_routed_call_as_its_index_entry_and_broadcasts_as_they_are() {
+        let start = |rejected| {
+            Event::CallRouted(Box::new(crate::calls::CallStart {
+                call_id: "c1".into(),
+                account_id: "acc_acme".into(),
+                direction: crate::calls::Direction::Inbound,
+                from: "14155550001".into(),
+                to: "1001".into(),
+                node: "edge-1".into(),
+                epoch: 1,
+                at: Millis(5),
+                rtjson: "{}".into(),
+                admission: None,
+                trace: Vec::new(),
+                rejected,
+                reject_code: if rejected { 403 } else { 0 },
+            }))
+        };
+        for rejected in [false, true] {
+            assert_eq!(
+                start(rejected).for_peers(),
+                Some(Event::CallIndexed {
+                    call_id: "c1".into(),
+                    account_id: "acc_acme".into(),
+                    ended: rejected,
+                })
+            );
+        }
+        let deleted = Event::AccountDeleted {
+            account_id: "acc_acme".into(),
+        };
+        assert_eq!(deleted.for_peers(), Some(deleted.clone()));
+        let seen = Event::ClockSeen { at: Millis(5) };
+        assert!(!seen.is_broadcast());
+        assert_eq!(seen.for_peers(), None);
     }
 
     #[test]

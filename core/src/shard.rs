@@ -328,7 +328,7 @@ impl Shard {
                     return;
                 }
                 self.clock_floor = self.clock_floor.max(start.at);
-                let record = CallRecord::new((**start).clone());
+                let record = CallRecord::new(start);
                 if record.admitted {
                     let admission = start.admission.as_ref().expect("admitted has admission");
                     self.cac.entry(start.account_id.clone()).or_default().admit(
@@ -888,12 +888,7 @@ impl Shard {
             if let Some(user) = account.user_by_username(&start.from) {
                 users.insert(user.id.clone());
             }
-            for entry in start.trace.iter().filter(|t| t.kind == "user") {
-                let data: serde_json::Value = serde_json::from_str(&entry.data).unwrap_or_default();
-                if let Some(id) = data["user_id"].as_str() {
-                    users.insert(id.to_string());
-                }
-            }
+            users.extend(record.rung_users());
         }
         users
     }

@@ -184,6 +184,33 @@ fn login_lands_not_ready_unless_auto_ready_and_auto_queue_login_takes_static_mem
 }
 
 #[test]
+fn an_agent_rung_by_a_direct_call_is_on_an_external_call_and_offered_nothing() {
+    let mut b = Bench::demo();
+    b.ready("dev_carol", "us_carol", &[("q_sales", 1)]);
+    b.register("dev_bob");
+    assert_eq!(b.view("us_carol")["bucket"], "ready");
+    // Bob dials Carol's extension: her devices ring, outside the ACD.
+    let body = json!({"callId": "direct", "from": "1002", "fromDomain": "acme.sip.io",
+                      "to": "1003", "authUser": "1002", "sourceIp": "198.51.100.8"});
+    let request =
+        crate::route::RouteRequest::decode(body.as_object().unwrap(), [127, 0, 0, 1].into())
+            .unwrap();
+    let (status, answer) = b.run(&Call::Route(Box::new(request)));
+    assert_eq!(
+        (status, answer["rtjson"]["user_id"].as_str()),
+        (200, Some("us_carol")),
+        "{answer}"
+    );
+    assert_eq!(b.view("us_carol")["bucket"], "extcall");
+    assert_eq!(
+        b.rebuilt().call("direct").unwrap().rung_users(),
+        ["us_carol"]
+    );
+    let wait = b.start("c1", "sys:queue:q_sales");
+    assert_ne!(cmd(&wait), "dial", "Carol is on a call: {wait}");
+}
+
+#[test]
 fn a_ready_agent_is_offered_at_join_and_the_confirm_fences_by_epoch() {
     let mut b = Bench::demo();
     b.ready("dev_carol", "us_carol", &[("q_sales", 1)]);

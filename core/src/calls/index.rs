@@ -1,8 +1,8 @@
 //! The callId directory (DESIGN.md): `callId → accountId` for every live
 //! call of the brain and the most recent ended ones, on every shard. The
-//! owner's `CallRouted` / `CallEnded` events are broadcast to keep it, and
-//! each shard re-announces its calls at start, so it is soft state: never
-//! logged by the shards that merely hold a copy.
+//! owner's routed calls (as `CallIndexed`) and `CallEnded` events are
+//! broadcast to keep it, and each shard re-announces its calls at start,
+//! so it is soft state: never logged by the shards that merely hold a copy.
 
 use std::collections::{BTreeMap, VecDeque};
 

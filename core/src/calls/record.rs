@@ -151,7 +151,8 @@ pub struct CallStart {
     pub rtjson: String,
     /// `Some` when the call took CAC counters.
     pub admission: Option<Admission>,
-    /// The trace entries of the decision (route, cac).
+    /// The trace entries of the decision (route, cac). Empty in a kept
+    /// record, whose own trace starts with them.
     pub trace: Vec<TraceEvent>,
     /// True when the decision was a reject: the call ends at once.
     pub rejected: bool,
@@ -188,10 +189,26 @@ pub fn trace_bound(kind: &str, max: usize) -> usize {
 }
 
 impl CallRecord {
-    /// A new record from its start.
-    pub fn new(start: CallStart) -> CallRecord {
+    /// A new record from its start. The start's trace entries open the
+    /// record's trace; the kept start has none (one copy per call).
+    pub fn new(start: &CallStart) -> CallRecord {
         let admitted = start.admission.is_some();
         let trace = start.trace.clone();
+        let start = CallStart {
+            call_id: start.call_id.clone(),
+            account_id: start.account_id.clone(),
+            direction: start.direction,
+            from: start.from.clone(),
+            to: start.to.clone(),
+            node: start.node.clone(),
+            epoch: start.epoch,
+            at: start.at,
+            rtjson: start.rtjson.clone(),
+            admission: start.admission.clone(),
+            trace: Vec::new(),
+            rejected: start.rejected,
+            reject_code: start.reject_code,
+        };
         let mut record = CallRecord {
             start,
             progress: Progress::Routed,
@@ -208,6 +225,28 @@ impl CallRecord {
             record.hangup_cause = Some(record.start.reject_code.to_string());
         }
         record
+    }
+
+    /// Users whose devices the routing decision rang: the `user` steps
+    /// with a ring strategy in the `routed` trace entry.
+    pub fn rung_users(&self) -> Vec<String> {
+        let Some(routed) = self
+            .trace
+            .iter()
+            .find(|t| t.source == "route" && t.kind == "routed")
+        else {
+            return Vec::new();
+        };
+        let data: Value = serde_json::from_str(&routed.data).unwrap_or_default();
+        let steps = data["steps"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        steps
+            .iter()
+            .filter(|step| step["step"] == "user" && step.get("ring_strategy").is_some())
+            .filter_map(|step| step["user_id"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// True until the call ended.

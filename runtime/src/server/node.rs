@@ -389,14 +389,15 @@ impl Node {
         if self.observe.hub.watched() {
             self.publish(now, &decision.events);
         }
-        let broadcast: Vec<Event> = decision
-            .events
-            .iter()
-            .filter(|e| e.is_broadcast())
-            .cloned()
-            .collect();
-        if !broadcast.is_empty() {
-            self.broadcast(broadcast).await;
+        if self.shards > 1 {
+            let broadcast: Vec<Event> = decision
+                .events
+                .iter()
+                .filter_map(Event::for_peers)
+                .collect();
+            if !broadcast.is_empty() {
+                self.broadcast(broadcast).await;
+            }
         }
         for event in &decision.events {
             if let Event::FlowStep {

@@ -40,12 +40,15 @@ impl Brain {
             records.push(event::encode(event));
         }
         node.events_since_snapshot += decision.events.len() as u64;
-        let broadcast: Vec<Event> = decision
-            .events
-            .iter()
-            .filter(|e| e.is_broadcast())
-            .cloned()
-            .collect();
+        let broadcast: Vec<Event> = if self.settings.shards == 1 {
+            Vec::new()
+        } else {
+            decision
+                .events
+                .iter()
+                .filter_map(Event::for_peers)
+                .collect()
+        };
         let waiter = Waiter {
             dest,
             response: decision.reply,
