@@ -296,7 +296,7 @@ mod tests {
             method: Method::Get,
             path: String::new(),
             query: String::new(),
-            headers: Vec::new(),
+            headers: Default::default(),
             body: Vec::new(),
             keep_alive: true,
         };

@@ -177,6 +177,29 @@ pub const ENDPOINT_NAMES: [&str; 30] = [
 /// Maps a method and raw path to its endpoint: 404 for an unknown path,
 /// 405 (with `allow`) for a known path and the wrong method.
 pub fn route(method: &Method, raw_path: &str) -> Result<Endpoint, ApiError> {
+    match hot(method, raw_path) {
+        Some(endpoint) => Ok(endpoint),
+        None => matched(method, raw_path),
+    }
+}
+
+/// The edge's endpoints in their exact spelling, found without splitting
+/// the path (what [`matched`] answers for them, without its allocations).
+fn hot(method: &Method, raw_path: &str) -> Option<Endpoint> {
+    if *method != Method::Post {
+        return None;
+    }
+    match raw_path {
+        "/route" => Some(Endpoint::Route),
+        "/auth" => Some(Endpoint::Auth),
+        "/presence/event" => Some(Endpoint::PresenceEvent),
+        "/flow" => Some(Endpoint::Flow),
+        _ => None,
+    }
+}
+
+/// [`route`] for any path: split, percent-decoded, matched.
+fn matched(method: &Method, raw_path: &str) -> Result<Endpoint, ApiError> {
     let segments = split(raw_path)?;
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     if matches!(segs.first(), Some(&"v1")) || segs == ["hooks", "carrier"] {
@@ -317,6 +340,21 @@ fn split(raw_path: &str) -> Result<Vec<String>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hot_paths_route_as_the_general_matcher_does() {
+        for path in ["/route", "/auth", "/presence/event", "/flow"] {
+            let endpoint = hot(&Method::Post, path).expect("a hot path");
+            assert_eq!(Ok(endpoint), matched(&Method::Post, path), "{path}");
+            assert_eq!(hot(&Method::Get, path), None, "POST only");
+        }
+        assert_eq!(hot(&Method::Post, "/route/"), None);
+        assert_eq!(route(&Method::Post, "/route/"), Ok(Endpoint::Route));
+        assert_eq!(
+            route(&Method::Get, "/route").map_err(|e| e.status),
+            Err(405)
+        );
+    }
 
     #[test]
     fn every_contract_path_routes_to_its_endpoint() {

@@ -524,7 +524,7 @@ mod tests {
             method: crate::http::Method::Get,
             path: "/security/bans".into(),
             query: text.into(),
-            headers: Vec::new(),
+            headers: Default::default(),
             body: Vec::new(),
             keep_alive: true,
         };

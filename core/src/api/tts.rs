@@ -113,7 +113,7 @@ mod tests {
             method: Method::Post,
             path: "/admin/tts/generate".into(),
             query: query.into(),
-            headers,
+            headers: headers.into_iter().collect(),
             body: body.as_bytes().to_vec(),
             keep_alive: true,
         }

@@ -116,7 +116,7 @@ mod tests {
             method: Method::Post,
             path: "/route".into(),
             query: String::new(),
-            headers,
+            headers: headers.into_iter().collect(),
             body: body.as_bytes().to_vec(),
             keep_alive: true,
         }

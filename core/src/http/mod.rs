@@ -5,10 +5,12 @@
 
 pub mod body;
 pub mod form;
+pub mod headers;
 pub mod parser;
 pub mod response;
 
 pub use body::{decode_body, BodyError};
+pub use headers::Headers;
 pub use parser::{BodyPoll, ParseLimits, Parser};
 pub use response::Response;
 
@@ -56,7 +58,7 @@ pub struct Request {
     /// The raw query string without the `?` (empty when absent).
     pub query: String,
     /// Header names lower-cased, in arrival order.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The body, de-chunked (empty when there is none).
     pub body: Vec<u8>,
     /// False when the client asked to close (`connection: close`, HTTP/1.0
@@ -67,10 +69,7 @@ pub struct Request {
 impl Request {
     /// The first header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 
     /// The first query parameter with this name, percent-decoded.

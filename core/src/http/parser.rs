@@ -36,7 +36,7 @@
 //! limits) before it polls the next request. Nothing else changes: every
 //! other request is still returned whole.
 
-use super::{HttpError, Method, Request};
+use super::{Headers, HttpError, Method, Request};
 use crate::limits::{CHUNK_LINE_BYTES_MAX, HEADERS_COUNT_MAX};
 
 /// Size limits the parser enforces (413/431 past them).
@@ -432,14 +432,11 @@ impl Parser {
             other => Method::Other(other.to_string()),
         };
         let (path, query) = split_target(parsed.path.unwrap_or("/"));
-        let mut fields = Vec::with_capacity(parsed.headers.len());
+        let mut fields = Headers::with_capacity(parsed.headers.len(), len);
         for header in parsed.headers.iter() {
             let value = std::str::from_utf8(header.value)
                 .map_err(|_| bad_request(format!("header {} is not valid UTF-8", header.name)))?;
-            fields.push((
-                header.name.to_ascii_lowercase(),
-                value.trim_matches([' ', '\t']).to_string(),
-            ));
+            fields.push(header.name, value.trim_matches([' ', '\t']));
         }
         let limit = if is_upload_target(&method, &path) {
             self.limits.media_body_bytes_max
@@ -628,19 +625,20 @@ fn split_target(target: &str) -> (String, String) {
     (path.to_string(), query.to_string())
 }
 
-/// The comma-separated tokens of every header named `name`, lower-cased.
-fn tokens<'a>(fields: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = String> + 'a {
+/// The comma-separated tokens of every header named `name`, trimmed, as
+/// sent (compare them case-insensitively).
+fn tokens<'a>(fields: &'a Headers, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     fields
         .iter()
-        .filter(move |(n, _)| n == name)
+        .filter(move |(n, _)| *n == name)
         .flat_map(|(_, v)| v.split(','))
-        .map(|t| t.trim_matches([' ', '\t']).to_ascii_lowercase())
+        .map(|t| t.trim_matches([' ', '\t']))
 }
 
 /// Decides the body framing from the headers (RFC 9112 §6).
-fn framing(fields: &[(String, String)], version: u8, limit: usize) -> Result<Framing, HttpError> {
-    let has_te = fields.iter().any(|(n, _)| n == "transfer-encoding");
-    let has_cl = fields.iter().any(|(n, _)| n == "content-length");
+fn framing(fields: &Headers, version: u8, limit: usize) -> Result<Framing, HttpError> {
+    let has_te = fields.get("transfer-encoding").is_some();
+    let has_cl = fields.get("content-length").is_some();
     if has_te {
         if has_cl {
             return Err(bad_request(
@@ -650,8 +648,8 @@ fn framing(fields: &[(String, String)], version: u8, limit: usize) -> Result<Fra
         if version == 0 {
             return Err(bad_request("transfer-encoding is not allowed in HTTP/1.0"));
         }
-        let codings: Vec<String> = tokens(fields, "transfer-encoding").collect();
-        if let Some(unknown) = codings.iter().find(|c| c.as_str() != "chunked") {
+        let codings: Vec<&str> = tokens(fields, "transfer-encoding").collect();
+        if let Some(unknown) = codings.iter().find(|c| !c.eq_ignore_ascii_case("chunked")) {
             if unknown.is_empty() {
                 return Err(bad_request("empty transfer-encoding"));
             }
@@ -698,12 +696,12 @@ fn framing(fields: &[(String, String)], version: u8, limit: usize) -> Result<Fra
 }
 
 /// Whether the connection stays open after this request.
-fn keep_alive(fields: &[(String, String)], version: u8) -> bool {
+fn keep_alive(fields: &Headers, version: u8) -> bool {
     let mut close = false;
     let mut keep = false;
     for token in tokens(fields, "connection") {
-        close |= token == "close";
-        keep |= token == "keep-alive";
+        close |= token.eq_ignore_ascii_case("close");
+        keep |= token.eq_ignore_ascii_case("keep-alive");
     }
     if version == 0 {
         keep && !close
@@ -867,10 +865,8 @@ mod tests {
         }
     }
 
-    fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+    fn owned(list: &[(&str, &str)]) -> Headers {
+        list.iter().copied().collect()
     }
 
     /// Every split of `bytes` into two pieces, and byte by byte, gives `want`.
@@ -1517,7 +1513,7 @@ POST /route HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}";
                         method,
                         path,
                         query: query.unwrap_or_default(),
-                        headers: fields,
+                        headers: fields.iter().cloned().collect(),
                         body,
                         keep_alive,
                     };
