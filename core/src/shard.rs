@@ -357,7 +357,7 @@ impl Shard {
                 if *progress == Progress::Confirmed && record.answer_ts.is_none() {
                     record.answer_ts = Some(*at);
                 }
-                record.push_trace(*at, "presence", "dialog", json_note(note));
+                record.push_trace_text(*at, "presence", "dialog", note.clone());
             }
             Event::CallEnded {
                 call_id,
@@ -391,7 +391,7 @@ impl Shard {
                     record.disposition = Some(disposition.clone());
                     record.hangup_cause = Some(cause.clone());
                 }
-                record.push_trace(*at, source, "ended", json_note(note));
+                record.push_trace_text(*at, source, "ended", note.clone());
                 if let Some(mut session) = self.flows.remove(call_id) {
                     // The call ended under its flow: the buffered trace goes
                     // to the record and the session is evicted.
@@ -998,16 +998,10 @@ impl Shard {
     }
 }
 
-/// A note carried as JSON text, back to JSON for the trace.
-fn json_note(note: &str) -> serde_json::Value {
-    serde_json::from_str(note).unwrap_or(serde_json::Value::Null)
-}
-
 /// Moves a session's buffered trace into its call record.
 fn flush(record: &mut CallRecord, session: &mut Session) {
     for entry in session.trace.drain(..) {
-        let data: serde_json::Value = serde_json::from_str(&entry.data).unwrap_or_default();
-        record.push_trace(entry.ts, &entry.source, &entry.kind, data);
+        record.push_trace_text(entry.ts, &entry.source, &entry.kind, entry.data);
     }
 }
 

@@ -259,13 +259,22 @@ impl CallRecord {
         if self.trace.len() >= trace_bound(kind, TRACE_EVENTS_PER_CALL_MAX) {
             return;
         }
+        self.push_trace_text(ts, source, kind, data.to_string());
+    }
+
+    /// Appends a trace entry whose details are JSON text already (an
+    /// event's note), without parsing it back into a value (bounded).
+    pub fn push_trace_text(&mut self, ts: Millis, source: &str, kind: &str, data: String) {
+        if self.trace.len() >= trace_bound(kind, TRACE_EVENTS_PER_CALL_MAX) {
+            return;
+        }
         let seq = self.trace.len() as u32 + 1;
         self.trace.push(TraceEvent {
             seq,
             ts,
             source: source.into(),
             kind: kind.into(),
-            data: data.to_string(),
+            data,
         });
     }
 
