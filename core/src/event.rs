@@ -41,9 +41,10 @@ pub enum Event {
     /// restarted brain never decides at a time before one its state has
     /// seen, even when the wall clock stepped back meanwhile.
     ClockSeen { at: Millis },
-    /// `/route` decided a call (admitted or rejected). Broadcast: every
-    /// shard indexes `callId → account`; the owner keeps the record and
-    /// takes the CAC counters.
+    /// `/route` decided a call (admitted or rejected). The owner keeps the
+    /// record and takes the CAC counters; the other shards receive it as
+    /// [`Event::CallIndexed`] (see [`Event::for_peers`]) and index
+    /// `callId → account`.
     CallRouted(Box<CallStart>),
     /// The SIP layer reported progress (early, confirmed).
     CallProgressed {
@@ -94,7 +95,8 @@ pub enum Event {
         key: String,
         hits: Vec<Millis>,
     },
-    /// Broadcast at start: a shard's calls for the other shards' index.
+    /// A call for the other shards' index: each shard's calls at start,
+    /// and every routed call as it is decided ([`Event::for_peers`]).
     CallIndexed {
         call_id: String,
         account_id: String,
@@ -284,9 +286,10 @@ impl From<Ip> for IpAddr {
 }
 
 impl Event {
-    /// True for events every shard applies (directory, allowlist and
-    /// callId index changes, /auth sources over the threshold); the others
-    /// stay on the shard that decided them.
+    /// True for events the other shards learn of (directory, allowlist and
+    /// callId index changes, /auth sources over the threshold), in the form
+    /// [`Event::for_peers`] gives; the others stay on the shard that
+    /// decided them.
     pub fn is_broadcast(&self) -> bool {
         matches!(
             self,

@@ -7,6 +7,9 @@
 /// Default cap on a request's header block (request line + headers), in bytes.
 /// The contract's default; past it the answer is 431.
 pub const HEADER_BYTES_MAX_DEFAULT: usize = 16 * 1024;
+/// The most `header_bytes_max` may be set to (a header block is kept with
+/// 32-bit offsets, and no SIP edge sends one near this).
+pub const HEADER_BYTES_MAX_CEILING: usize = 1 << 20;
 /// Default cap on a JSON or form body, in bytes. Past it the answer is 413.
 pub const BODY_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
 /// Default cap on a `PUT /media/{key}` body, in bytes.

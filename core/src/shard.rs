@@ -3,9 +3,9 @@
 //!
 //! Run loop (the runtime and the simulator both follow it): for each call,
 //! `decide`, then make the events durable, then `apply` them in order (and
-//! broadcast the ones for which [`Event::is_broadcast`] holds to every other
-//! shard, which `apply` them too), then release the reply. Never start the
-//! next `decide` before the previous events are applied.
+//! send what [`Event::for_peers`] gives for them to every other shard,
+//! which `apply` it too), then release the reply. Never start the next
+//! `decide` before the previous events are applied.
 
 use crate::account::{self, Account};
 use crate::acd::Acd;
@@ -845,12 +845,6 @@ impl Shard {
             .any(|d| self.registrations.reachable(&account.id, &d.id, now))
     }
 
-    /// True when a live call that is not an ACD caller's involves
-    /// `user_id`: routed to the user, or placed from its extension.
-    pub fn user_on_external_call(&self, account: &Account, user_id: &str) -> bool {
-        self.users_on_external_calls(account).contains(user_id)
-    }
-
     /// Agents of owned accounts per bucket, in [`crate::acd::BUCKETS`]
     /// order, at `now` (the metrics' gauge). One pass over the calls.
     pub fn agent_buckets(&self, now: Millis) -> [u64; 9] {
@@ -873,8 +867,10 @@ impl Shard {
         counts
     }
 
-    /// Users of `account` on a live call that is not an ACD caller's
-    /// (see [`Shard::user_on_external_call`]).
+    /// Users of `account` on a live call that is not an ACD caller's:
+    /// placed from their extension, or rung by its routing decision
+    /// ([`CallRecord::rung_users`]). One pass over the calls: take it once
+    /// per decision, not once per agent.
     pub fn users_on_external_calls(&self, account: &Account) -> std::collections::BTreeSet<String> {
         let mut users = std::collections::BTreeSet::new();
         for record in self.calls.values() {

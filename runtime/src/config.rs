@@ -240,6 +240,10 @@ impl Config {
         if self.header_bytes_max < 1024 || self.body_bytes_max < 1024 {
             return Err("header_bytes_max and body_bytes_max must be at least 1024".into());
         }
+        if self.header_bytes_max > limits::HEADER_BYTES_MAX_CEILING {
+            let max = limits::HEADER_BYTES_MAX_CEILING;
+            return Err(format!("header_bytes_max must be at most {max}"));
+        }
         if self.segment_bytes < (1 << 20) || !self.segment_bytes.is_multiple_of(4096) {
             return Err("segment_bytes must be at least 1048576 and a multiple of 4096".into());
         }

@@ -31,6 +31,12 @@ fn a_bad_config_refuses_to_start_with_a_message() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("edge_cidrs"));
+    let output = std::process::Command::new(sipbrain_tests::binary())
+        .args(["serve", "--header-bytes-max", "2097152"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("header_bytes_max must be at most"));
 }
 
 #[test]

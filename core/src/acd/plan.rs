@@ -11,6 +11,8 @@ use crate::event::Event;
 use crate::limits::ACD_OFFERS_PER_DECISION_MAX;
 use crate::shard::Shard;
 use crate::time::Millis;
+use std::cell::OnceCell;
+use std::collections::BTreeSet;
 
 /// One decision's ACD changes for one account.
 pub struct Plan<'a> {
@@ -22,6 +24,9 @@ pub struct Plan<'a> {
     pub acd: AccountAcd,
     /// The planned events, in order.
     pub events: Vec<Event>,
+    /// Users on a non-ACD call, taken once per plan (a plan moves agents,
+    /// never calls).
+    busy: OnceCell<BTreeSet<String>>,
 }
 
 impl<'a> Plan<'a> {
@@ -38,6 +43,7 @@ impl<'a> Plan<'a> {
                 .cloned()
                 .unwrap_or_default(),
             events: Vec::new(),
+            busy: OnceCell::new(),
         }
     }
 
@@ -116,8 +122,13 @@ impl<'a> Plan<'a> {
     /// True when `user_id` could ring now: a live registration and no
     /// call on its devices besides ACD ones.
     pub fn reachable_and_free(&self, user_id: &str) -> bool {
-        self.shard.user_reachable(self.account, user_id, self.now)
-            && !self.shard.user_on_external_call(self.account, user_id)
+        self.shard.user_reachable(self.account, user_id, self.now) && !self.busy().contains(user_id)
+    }
+
+    /// Users of the account on a non-ACD call (`extcall`).
+    pub fn busy(&self) -> &BTreeSet<String> {
+        self.busy
+            .get_or_init(|| self.shard.users_on_external_calls(self.account))
     }
 
     /// Makes offers until none is possible: waiting callers in join order,

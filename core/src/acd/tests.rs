@@ -211,6 +211,39 @@ fn an_agent_rung_by_a_direct_call_is_on_an_external_call_and_offered_nothing() {
 }
 
 #[test]
+fn a_direct_call_that_rang_no_device_does_not_make_the_user_busy() {
+    let mut b = Bench::demo();
+    b.register("dev_bob");
+    // Bob dials Alice, whose phone is not registered: the call goes on to
+    // her voicemail without ringing her.
+    let body = json!({"callId": "direct", "from": "1002", "fromDomain": "acme.sip.io",
+                      "to": "1001", "authUser": "1002", "sourceIp": "198.51.100.8"});
+    let request =
+        crate::route::RouteRequest::decode(body.as_object().unwrap(), [127, 0, 0, 1].into())
+            .unwrap();
+    let (status, answer) = b.run(&Call::Route(Box::new(request)));
+    assert_eq!(status, 200, "{answer}");
+    let record = b.shard.call("direct").expect("a routed call");
+    assert!(record.is_live(), "{answer}");
+    assert!(
+        record.trace[0]
+            .data
+            .contains(r#""user_id":"us_alice","ring_strategy""#),
+        "the decision went through Alice's ring step: {}",
+        record.trace[0].data
+    );
+    assert_eq!(record.rung_users(), Vec::<String>::new());
+    b.register("dev_alice");
+    let acme = b.shard.account(ACME).unwrap();
+    let busy = b.shard.users_on_external_calls(acme);
+    assert_eq!(
+        busy.into_iter().collect::<Vec<_>>(),
+        ["us_bob"],
+        "the caller only"
+    );
+}
+
+#[test]
 fn a_ready_agent_is_offered_at_join_and_the_confirm_fences_by_epoch() {
     let mut b = Bench::demo();
     b.ready("dev_carol", "us_carol", &[("q_sales", 1)]);

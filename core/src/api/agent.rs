@@ -20,6 +20,7 @@ use crate::limits::{AGENT_QUEUES_MAX, AGENT_REASON_BYTES_MAX, ID_BYTES_MAX};
 use crate::shard::{Decision, Shard};
 use crate::time::Millis;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
 
 /// What an agent asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,14 +314,27 @@ fn act(
 
 /// The contract's agent view, as planned.
 fn view(plan: &Plan, user_id: &str) -> Value {
-    agent_json(plan.shard, plan.account, &plan.agent(user_id), plan.now)
+    agent_json(
+        plan.shard,
+        plan.account,
+        &plan.agent(user_id),
+        plan.now,
+        plan.busy(),
+    )
 }
 
-/// The contract's agent view.
-pub fn agent_json(shard: &Shard, account: &Account, agent: &Agent, now: Millis) -> Value {
+/// The contract's agent view; `busy` is the account's users on a non-ACD
+/// call ([`Shard::users_on_external_calls`]).
+pub fn agent_json(
+    shard: &Shard,
+    account: &Account,
+    agent: &Agent,
+    now: Millis,
+    busy: &BTreeSet<String>,
+) -> Value {
     let user = account.user(&agent.user_id).expect("agents are users");
     let reachable = shard.user_reachable(account, &user.id, now);
-    let extcall = shard.user_on_external_call(account, &user.id);
+    let extcall = busy.contains(&user.id);
     let queues: Vec<Value> = agent
         .queues
         .iter()
@@ -356,8 +370,9 @@ pub fn decide_get(shard: &Shard, now: Millis, account_id: &str, user: &str) -> D
         .account(account_id)
         .map(|a| a.agent_or_new(account_id, user_id, now))
         .unwrap_or_else(|| Agent::new(account_id, user_id, now));
+    let busy = shard.users_on_external_calls(account);
     Decision::reply(ok(
-        json!({"agent": agent_json(shard, account, &agent, now)}),
+        json!({"agent": agent_json(shard, account, &agent, now, &busy)}),
     ))
 }
 
@@ -370,11 +385,12 @@ pub fn decide_users(shard: &Shard, now: Millis, account_id: &str) -> Decision {
     let acd = shard.acd().account(account_id);
     let mut tiles: Map<String, Value> = BUCKETS.iter().map(|b| (b.to_string(), json!(0))).collect();
     let mut users = Vec::new();
+    let busy = shard.users_on_external_calls(account);
     for user in &account.doc().users {
         let agent = acd
             .map(|a| a.agent_or_new(account_id, &user.id, now))
             .unwrap_or_else(|| Agent::new(account_id, &user.id, now));
-        let entry = agent_json(shard, account, &agent, now);
+        let entry = agent_json(shard, account, &agent, now, &busy);
         let name = entry["bucket"].as_str().unwrap_or("offline").to_string();
         if let Some(count) = tiles.get_mut(&name) {
             *count = json!(count.as_u64().unwrap_or(0) + 1);

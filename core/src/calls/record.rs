@@ -151,8 +151,9 @@ pub struct CallStart {
     pub rtjson: String,
     /// `Some` when the call took CAC counters.
     pub admission: Option<Admission>,
-    /// The trace entries of the decision (route, cac). Empty in a kept
-    /// record, whose own trace starts with them.
+    /// The trace entries of the decision (route, cac). Empty in a record
+    /// kept since commit 6f418d4 (the record's own trace starts with
+    /// them); one restored from an older image still has them, unread.
     pub trace: Vec<TraceEvent>,
     /// True when the decision was a reject: the call ends at once.
     pub rejected: bool,
@@ -228,7 +229,10 @@ impl CallRecord {
     }
 
     /// Users whose devices the routing decision rang: the `user` steps
-    /// with a ring strategy in the `routed` trace entry.
+    /// of the `routed` trace entry with a ring strategy and a reachable
+    /// contact. Fixed when the call is routed: a user rung there stays
+    /// listed until the call ends, and one reached later (a no-answer
+    /// fallback, a flow's dial) is not.
     pub fn rung_users(&self) -> Vec<String> {
         let Some(routed) = self
             .trace
@@ -237,6 +241,9 @@ impl CallRecord {
         else {
             return Vec::new();
         };
+        if !routed.data.contains("\"ring_strategy\"") {
+            return Vec::new();
+        }
         let data: Value = serde_json::from_str(&routed.data).unwrap_or_default();
         let steps = data["steps"]
             .as_array()
@@ -245,6 +252,7 @@ impl CallRecord {
         steps
             .iter()
             .filter(|step| step["step"] == "user" && step.get("ring_strategy").is_some())
+            .filter(|step| step["reachable_contacts"].as_u64().is_some_and(|n| n > 0))
             .filter_map(|step| step["user_id"].as_str().map(str::to_string))
             .collect()
     }

@@ -22,7 +22,8 @@ impl Headers {
     }
 
     /// Appends a field; the name is lower-cased. The parser bounds a
-    /// header block far below 4 GiB, so offsets fit `u32`.
+    /// header block by `header_bytes_max`, at most
+    /// [`crate::limits::HEADER_BYTES_MAX_CEILING`], so offsets fit `u32`.
     pub fn push(&mut self, name: &str, value: &str) {
         let start = self.offset();
         self.text
