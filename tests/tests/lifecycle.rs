@@ -13,30 +13,24 @@ fn sigterm_stops_the_server_cleanly() {
 
 #[test]
 fn a_bad_config_refuses_to_start_with_a_message() {
-    let output = std::process::Command::new(sipbrain_tests::binary())
-        .args([
-            "serve",
-            "--listen",
-            "not-an-address",
-            "--admin-token",
-            ADMIN_TOKEN,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("listen"));
-    let output = std::process::Command::new(sipbrain_tests::binary())
-        .args(["serve", "--edge-cidrs", "10.0.0.0/33"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("edge_cidrs"));
-    let output = std::process::Command::new(sipbrain_tests::binary())
-        .args(["serve", "--header-bytes-max", "2097152"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("header_bytes_max must be at most"));
+    let refused = |args: &[&str]| {
+        let output = std::process::Command::new(sipbrain_tests::binary())
+            .arg("serve")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = refused(&["--listen", "not-an-address", "--admin-token", ADMIN_TOKEN]);
+    assert!(stderr.contains("listen"), "{stderr}");
+    let stderr = refused(&["--edge-cidrs", "10.0.0.0/33"]);
+    assert!(stderr.contains("edge_cidrs"), "{stderr}");
+    let stderr = refused(&["--header-bytes-max", "2097152"]);
+    assert!(
+        stderr.contains("header_bytes_max must be at most"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -117,6 +117,16 @@ impl Bench {
         })
     }
 
+    /// Bob (authUser 1002) dials `to` directly (`POST /route`).
+    fn bob_dials(&mut self, call_id: &str, to: &str) -> (u16, Value) {
+        let body = json!({"callId": call_id, "from": "1002", "fromDomain": "acme.sip.io",
+                          "to": to, "authUser": "1002", "sourceIp": "198.51.100.8"});
+        let request =
+            crate::route::RouteRequest::decode(body.as_object().unwrap(), [127, 0, 0, 1].into())
+                .unwrap();
+        self.run(&Call::Route(Box::new(request)))
+    }
+
     fn tick(&mut self) {
         self.run(&Call::Tick);
     }
@@ -190,12 +200,7 @@ fn an_agent_rung_by_a_direct_call_is_on_an_external_call_and_offered_nothing() {
     b.register("dev_bob");
     assert_eq!(b.view("us_carol")["bucket"], "ready");
     // Bob dials Carol's extension: her devices ring, outside the ACD.
-    let body = json!({"callId": "direct", "from": "1002", "fromDomain": "acme.sip.io",
-                      "to": "1003", "authUser": "1002", "sourceIp": "198.51.100.8"});
-    let request =
-        crate::route::RouteRequest::decode(body.as_object().unwrap(), [127, 0, 0, 1].into())
-            .unwrap();
-    let (status, answer) = b.run(&Call::Route(Box::new(request)));
+    let (status, answer) = b.bob_dials("direct", "1003");
     assert_eq!(
         (status, answer["rtjson"]["user_id"].as_str()),
         (200, Some("us_carol")),
@@ -216,12 +221,7 @@ fn a_direct_call_that_rang_no_device_does_not_make_the_user_busy() {
     b.register("dev_bob");
     // Bob dials Alice, whose phone is not registered: the call goes on to
     // her voicemail without ringing her.
-    let body = json!({"callId": "direct", "from": "1002", "fromDomain": "acme.sip.io",
-                      "to": "1001", "authUser": "1002", "sourceIp": "198.51.100.8"});
-    let request =
-        crate::route::RouteRequest::decode(body.as_object().unwrap(), [127, 0, 0, 1].into())
-            .unwrap();
-    let (status, answer) = b.run(&Call::Route(Box::new(request)));
+    let (status, answer) = b.bob_dials("direct", "1001");
     assert_eq!(status, 200, "{answer}");
     let record = b.shard.call("direct").expect("a routed call");
     assert!(record.is_live(), "{answer}");
