@@ -285,6 +285,15 @@ impl From<Ip> for IpAddr {
     }
 }
 
+/// What a shard sends the other `shards - 1` for the events it decided
+/// ([`Event::for_peers`] of each; nothing with one shard).
+pub fn for_peers_of(events: &[Event], shards: usize) -> Vec<Event> {
+    if shards == 1 {
+        return Vec::new();
+    }
+    events.iter().filter_map(Event::for_peers).collect()
+}
+
 impl Event {
     /// True for events the other shards learn of (directory, allowlist and
     /// callId index changes, /auth sources over the threshold), in the form

@@ -194,22 +194,8 @@ impl CallRecord {
     /// record's trace; the kept start has none (one copy per call).
     pub fn new(start: &CallStart) -> CallRecord {
         let admitted = start.admission.is_some();
-        let trace = start.trace.clone();
-        let start = CallStart {
-            call_id: start.call_id.clone(),
-            account_id: start.account_id.clone(),
-            direction: start.direction,
-            from: start.from.clone(),
-            to: start.to.clone(),
-            node: start.node.clone(),
-            epoch: start.epoch,
-            at: start.at,
-            rtjson: start.rtjson.clone(),
-            admission: start.admission.clone(),
-            trace: Vec::new(),
-            rejected: start.rejected,
-            reject_code: start.reject_code,
-        };
+        let mut start = start.clone();
+        let trace = std::mem::take(&mut start.trace);
         let mut record = CallRecord {
             start,
             progress: Progress::Routed,
@@ -264,9 +250,6 @@ impl CallRecord {
 
     /// Appends a trace entry (bounded).
     pub fn push_trace(&mut self, ts: Millis, source: &str, kind: &str, data: Value) {
-        if self.trace.len() >= trace_bound(kind, TRACE_EVENTS_PER_CALL_MAX) {
-            return;
-        }
         self.push_trace_text(ts, source, kind, data.to_string());
     }
 

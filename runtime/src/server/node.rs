@@ -389,15 +389,9 @@ impl Node {
         if self.observe.hub.watched() {
             self.publish(now, &decision.events);
         }
-        if self.shards > 1 {
-            let broadcast: Vec<Event> = decision
-                .events
-                .iter()
-                .filter_map(Event::for_peers)
-                .collect();
-            if !broadcast.is_empty() {
-                self.broadcast(broadcast).await;
-            }
+        let broadcast = sipbrain_core::event::for_peers_of(&decision.events, self.shards);
+        if !broadcast.is_empty() {
+            self.broadcast(broadcast).await;
         }
         for event in &decision.events {
             if let Event::FlowStep {

@@ -8,7 +8,7 @@ use super::{Brain, Dest, MeshMsg, Out, Waiter, KIND_EVENT};
 use crate::rng::chance;
 use rand::{Rng, RngCore};
 use sipbrain_core::api::Call;
-use sipbrain_core::event::{self, Event};
+use sipbrain_core::event;
 use sipbrain_storage::write_snapshot;
 use std::task::Poll;
 
@@ -40,15 +40,7 @@ impl Brain {
             records.push(event::encode(event));
         }
         node.events_since_snapshot += decision.events.len() as u64;
-        let broadcast: Vec<Event> = if self.settings.shards == 1 {
-            Vec::new()
-        } else {
-            decision
-                .events
-                .iter()
-                .filter_map(Event::for_peers)
-                .collect()
-        };
+        let broadcast = event::for_peers_of(&decision.events, self.settings.shards);
         let waiter = Waiter {
             dest,
             response: decision.reply,
